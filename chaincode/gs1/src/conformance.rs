@@ -523,3 +523,254 @@ pub fn check_event_hash_row(row: &[&str]) -> Result<(), String> {
         None => Ok(()),
     }
 }
+
+// ---------------------------------------------------------------------------
+// The corpora and their exclusions (shared by tests/conformance.rs and the workspace runner).
+
+/// The last column (the upstream `source`).
+pub fn last_col(row: &[&str]) -> String {
+    row.last().copied().unwrap_or_default().to_string()
+}
+
+/// `column 0 | column 2`.
+pub fn first_two(row: &[&str]) -> String {
+    format!(
+        "{} | {}",
+        row.first().copied().unwrap_or_default(),
+        row.get(2).copied().unwrap_or_default()
+    )
+}
+
+/// gs1-syntax-engine exclusions, keyed by the `source` column.
+pub const SYNTAX_ENGINE_EXCLUDED: &[(&str, &str)] = &[
+    (
+        "src/c-lib/ai.c:1423",
+        "input built in C code (90-char buffer), not transcribed",
+    ),
+    (
+        "src/c-lib/ai.c:1427",
+        "input built in C code (91-char buffer), not transcribed",
+    ),
+    (
+        "src/c-lib/ai.c:1822",
+        "input built in C code (91-char buffer), not transcribed",
+    ),
+];
+
+/// gs1-syntax-dictionary exclusions, keyed by the `source` column.
+pub const SYNTAX_DICTIONARY_EXCLUDED: &[(&str, &str)] = &[
+    (
+        "src/lint_couponcode.c:960",
+        "coupon linter (AI 8110, North American coupons) not implemented; accepted unchecked",
+    ),
+    (
+        "src/lint_couponposoffer.c:208",
+        "coupon linter (AI 8112) not implemented; accepted unchecked",
+    ),
+    (
+        "src/lint_packagetype.c:175",
+        "package type code list (AI 7041, freight) not implemented; accepted unchecked",
+    ),
+];
+
+/// Reason shared by the Digital Link compression rows.
+pub const COMPRESSION: &str =
+    "Digital Link URI compression is not offered (not used in pharma flows)";
+
+/// digital-link.js exclusions, keyed by the `source` column.
+pub const DIGITAL_LINK_JS_EXCLUDED: &[(&str, &str)] = &[
+    ("tests/index.js:522", COMPRESSION),
+    ("tests/index.js:722", COMPRESSION),
+    ("tests/index.js:729", COMPRESSION),
+    ("tests/index.js:736", COMPRESSION),
+    ("tests/index.js:742", COMPRESSION),
+    ("tests/index.js:748", COMPRESSION),
+    ("tests/index.js:755", COMPRESSION),
+    ("tests/index.js:761", COMPRESSION),
+    ("tests/index.js:767", COMPRESSION),
+    ("tests/index.js:774", COMPRESSION),
+    (
+        "tests/index.js:696",
+        "digital-link.js rejects GIAI 0801234126; GS1 defines GIAI (8004) as X..30 without a check digit and the GS1 Syntax Engine accepts it",
+    ),
+    (
+        "tests/index.js:698",
+        "digital-link.js rejects GIAI 0801234127; GS1 defines GIAI (8004) as X..30 without a check digit and the GS1 Syntax Engine accepts it",
+    ),
+];
+
+/// GS1DigitalLinkToolkit.js exclusions, keyed by `function | params`.
+pub const DL_TOOLKIT_EXCLUDED: &[(&str, &str)] = &[
+    (
+        "gs1ElementStringsToGS1DigitalLink | useShortText=true;uriStem=http://example.org",
+        "short-text (convenience alpha) DL output is deliberately not offered (deprecated by GS1); also flagged SUSPECT upstream",
+    ),
+    (
+        "buildGS1digitalLink | useShortText=true;uriStem=https://example.org",
+        "short-text (convenience alpha) DL output is deliberately not offered (deprecated by GS1)",
+    ),
+];
+
+/// openepcis-epc-digitallink-translator exclusions, keyed by the operation
+/// for CBV vocabulary rows, `auto` for rows needing the GCP length table,
+/// else `input | operation`.
+pub const EPC_DL_TRANSLATOR_EXCLUDED: &[(&str, &str)] = &[
+    (
+        "toBareStringVocabulary",
+        "CBV vocabulary conversion belongs to the EPCIS crate, not to GS1 identifiers",
+    ),
+    (
+        "toCbvVocabulary",
+        "CBV vocabulary conversion belongs to the EPCIS crate, not to GS1 identifiers",
+    ),
+    (
+        "toUrnVocabulary",
+        "CBV vocabulary conversion belongs to the EPCIS crate, not to GS1 identifiers",
+    ),
+    (
+        "toWebURIVocabulary",
+        "CBV vocabulary conversion belongs to the EPCIS crate, not to GS1 identifiers",
+    ),
+    (
+        "auto",
+        "needs the GS1 GCP length table (gcpprefixformatlist.json), which is data we do not ship; callers pass the GCP length",
+    ),
+    (
+        "https://id.gs1.org/01/12345678901231/21/!\"%&'()*+,-./ | toURN",
+        "input is not a valid URI (raw '\"' and a bare '%'); we reject such URIs by design",
+    ),
+    (
+        "https://id.gs1.org/01/12345678901231/21//19:;<=>?AZ_az | toURN",
+        "input is not a valid URI (raw '<' '>', and '/' '?' inside the serial change its structure); we reject it by design",
+    ),
+];
+
+/// Exclusion key for the OpenEPCIS translator rows.
+pub fn translator_key(row: &[&str]) -> String {
+    let op = row.get(2).copied().unwrap_or_default();
+    if op.ends_with("Vocabulary") {
+        op.to_string()
+    } else if row.get(3) == Some(&"auto") {
+        "auto".to_string()
+    } else {
+        first_two(row)
+    }
+}
+
+/// epcis-event-hash-generator exclusions, keyed by the input.
+pub const EVENT_HASH_EXCLUDED: &[(&str, &str)] = &[];
+
+/// One TSV corpus: where it is, how each row is checked, and the rows deliberately excluded.
+#[derive(Debug, Clone, Copy)]
+pub struct TsvCorpus {
+    /// Folder under the conformance root.
+    pub dir: &'static str,
+    /// File in that folder.
+    pub file: &'static str,
+    /// Checks one row.
+    pub check: fn(&[&str]) -> Result<(), String>,
+    /// Excluded rows: (key, reason).
+    pub excluded: &'static [(&'static str, &'static str)],
+    /// The key a row is matched against the exclusions by.
+    pub key: fn(&[&str]) -> String,
+}
+
+/// Every TSV corpus this crate is checked against.
+pub const TSV_CORPORA: &[TsvCorpus] = &[
+    TsvCorpus {
+        dir: "gs1-syntax-engine",
+        file: "vectors.tsv",
+        check: check_syntax_engine_row,
+        excluded: SYNTAX_ENGINE_EXCLUDED,
+        key: last_col,
+    },
+    TsvCorpus {
+        dir: "gs1-syntax-dictionary",
+        file: "vectors.tsv",
+        check: check_syntax_dictionary_row,
+        excluded: SYNTAX_DICTIONARY_EXCLUDED,
+        key: last_col,
+    },
+    TsvCorpus {
+        dir: "digital-link.js",
+        file: "vectors.tsv",
+        check: check_digital_link_js_row,
+        excluded: DIGITAL_LINK_JS_EXCLUDED,
+        key: last_col,
+    },
+    TsvCorpus {
+        dir: "GS1DigitalLinkToolkit.js",
+        file: "vectors.tsv",
+        check: check_dl_toolkit_row,
+        excluded: DL_TOOLKIT_EXCLUDED,
+        key: first_two,
+    },
+    TsvCorpus {
+        dir: "openepcis-epc-digitallink-translator",
+        file: "vectors.tsv",
+        check: check_epc_dl_translator_row,
+        excluded: EPC_DL_TRANSLATOR_EXCLUDED,
+        key: translator_key,
+    },
+    TsvCorpus {
+        dir: "epcis-event-hash-generator",
+        file: "vectors.tsv",
+        check: check_event_hash_row,
+        excluded: EVENT_HASH_EXCLUDED,
+        key: first_col,
+    },
+];
+
+/// `column 0`.
+pub fn first_col(row: &[&str]) -> String {
+    row.first().copied().unwrap_or_default().to_string()
+}
+
+/// The outcome of one corpus.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorpusReport {
+    /// Rows that agree with the upstream expectation.
+    pub passed: usize,
+    /// Rows that do not (each described in `failures`).
+    pub failed: usize,
+    /// Rows skipped by an exclusion.
+    pub excluded: usize,
+    /// One line per failed row: `line N [key]: what differs`.
+    pub failures: Vec<String>,
+    /// Exclusions that matched no row (the list is out of date).
+    pub stale_exclusions: Vec<String>,
+}
+
+/// Checks every row of one corpus file's text.
+pub fn run_tsv_corpus(corpus: &TsvCorpus, text: &str) -> CorpusReport {
+    let tsv = parse_tsv(text);
+    let mut report = CorpusReport::default();
+    let mut used = vec![false; corpus.excluded.len()];
+    for (line, cols) in &tsv.rows {
+        let row: Vec<&str> = cols.iter().map(String::as_str).collect();
+        let key = (corpus.key)(&row);
+        if let Some(i) = corpus.excluded.iter().position(|(x, _)| *x == key) {
+            used[i] = true;
+            report.excluded += 1;
+            continue;
+        }
+        // A panic in a checker is a failure of that row, not of the run.
+        match std::panic::catch_unwind(|| (corpus.check)(&row)) {
+            Ok(Ok(())) => report.passed += 1,
+            Ok(Err(e)) => {
+                report.failed += 1;
+                report.failures.push(format!("line {line} [{key}]: {e}"));
+            }
+            Err(_) => {
+                report.failed += 1;
+                report.failures.push(format!("line {line} [{key}]: PANIC"));
+            }
+        }
+    }
+    for (i, (key, _)) in corpus.excluded.iter().enumerate() {
+        if !used[i] {
+            report.stale_exclusions.push((*key).to_string());
+        }
+    }
+    report
+}
