@@ -1,1 +1,21 @@
-//! placeholder
+//! The Pedigree node's foundation layers: configuration, keys, the peer-to-peer network, shutdown and logging.
+//!
+//! # Layout
+//!
+//! * [`config`]: `node.toml`, parsed and validated into typed values; errors name the key and the problem.
+//! * [`keys`]: the libp2p identity key and the organisation's signing key, in `0600` files.
+//! * [`net`]: the libp2p swarm (TCP + Noise + Yamux) gated by membership, carrying raft bytes and
+//!   forwarded requests over bounded channels.
+//! * [`shutdown`]: mini-redis-style graceful shutdown (broadcast to stop, drop guards to confirm).
+//! * [`telemetry`]: the `tracing` subscriber for the binary.
+//! * [`init`]: the `pedigree-node init` command's logic (keys plus a commented sample `node.toml`).
+//!
+//! **Architecture Invariant:** this crate is the only one that opens sockets and files or spawns tasks;
+//! consensus hands it opaque bytes and never sees libp2p types other than `PeerId`.
+
+pub mod config;
+pub mod init;
+pub mod keys;
+pub mod net;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,70 @@
+//! `pedigree-node`: the Pedigree node binary. For now it only prepares a node directory (`init`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use pedigree_node::{init, telemetry};
+
+/// The Pedigree node.
+#[derive(Debug, Parser)]
+#[command(name = "pedigree-node", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a node directory: the libp2p identity key, the organisation signing key and a sample node.toml.
+    ///
+    /// Prints the public parts (peer id, signing public key, key id) for the genesis document.
+    /// Refuses to overwrite any existing file.
+    Init {
+        /// The node directory to create or fill.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The organisation id; defaults to the directory's name.
+        #[arg(long)]
+        org: Option<String>,
+        /// Print the public parts as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = telemetry::init_tracing(telemetry::LOG_FILTER_DEFAULT)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| match cli.command {
+            Command::Init { dir, org, json } => run_init(&dir, org.as_deref(), json),
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole cause chain on one line; operator errors need no backtrace.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_init(dir: &std::path::Path, org: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let org = init::resolve_org(dir, org)?;
+    let report = init::init_node_dir(dir, &org)
+        .with_context(|| format!("cannot initialise {}", dir.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("Initialised node directory {}", dir.display());
+        println!("  config:       {}", report.config_path.display());
+        println!("  node key:     {}", report.node_key_path.display());
+        println!("  signing key:  {}", report.signing_key_path.display());
+        println!();
+        println!("Public parts for the genesis document:");
+        println!("{}", report.public);
+    }
+    Ok(())
+}
