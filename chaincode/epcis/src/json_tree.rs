@@ -1,0 +1,400 @@
+//! A small JSON tree parser and writer that keeps numbers as written and records the
+//! byte offset of every value, so errors can give line and column.
+//!
+//! We do not use `serde_json::Value` in the model path because it turns numbers into
+//! `f64`/`u64` (losing `10.0` vs `10`) and forgets positions.
+
+use crate::error::{ParseError, Position};
+
+/// Maximum nesting depth accepted (protects the stack on hostile input).
+const DEPTH_MAX: usize = 128;
+
+/// A parsed JSON value with the byte offset where it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Node {
+    pub(crate) kind: Kind,
+    pub(crate) offset: usize,
+}
+
+/// The JSON value kinds; numbers keep their lexical form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Node>),
+    Object(Vec<(String, Node)>),
+}
+
+impl Node {
+    pub(crate) fn new(kind: Kind) -> Node {
+        Node { kind, offset: 0 }
+    }
+
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Number(_) => "a number",
+            Kind::String(_) => "a string",
+            Kind::Array(_) => "an array",
+            Kind::Object(_) => "an object",
+        }
+    }
+}
+
+/// Parses a complete JSON text.
+pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    p.skip_ws();
+    let node = p.value(0)?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.error("trailing characters after the JSON value"));
+    }
+    Ok(node)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: &str) -> ParseError {
+        ParseError::JsonSyntax {
+            position: Position::from_offset(self.text, self.pos),
+            message: message.to_string(),
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.pos < self.bytes.len()
+            && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Node, ParseError> {
+        if depth > DEPTH_MAX {
+            return Err(self.error("nesting too deep"));
+        }
+        let offset = self.pos;
+        let kind = match self.bytes.get(self.pos) {
+            None => return Err(self.error("unexpected end of input")),
+            Some(b'{') => self.object(depth)?,
+            Some(b'[') => self.array(depth)?,
+            Some(b'"') => Kind::String(self.string()?),
+            Some(b't') => self.literal("true", Kind::Bool(true))?,
+            Some(b'f') => self.literal("false", Kind::Bool(false))?,
+            Some(b'n') => self.literal("null", Kind::Null)?,
+            Some(b'-' | b'0'..=b'9') => Kind::Number(self.number()?),
+            Some(_) => return Err(self.error("expected a JSON value")),
+        };
+        Ok(Node { kind, offset })
+    }
+
+    fn literal(&mut self, word: &str, kind: Kind) -> Result<Kind, ParseError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(kind)
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn number(&mut self) -> Result<String, ParseError> {
+        let start = self.pos;
+        let b = self.bytes;
+        if b.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match b.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                    self.pos += 1;
+                }
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if b.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            let s = self.pos;
+            while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                self.pos += 1;
+            }
+            if s == self.pos {
+                return Err(self.error("invalid number: digits expected after '.'"));
+            }
+        }
+        if matches!(b.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(b.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            let s = self.pos;
+            while self.pos < b.len() && b[self.pos].is_ascii_digit() {
+                self.pos += 1;
+            }
+            if s == self.pos {
+                return Err(self.error("invalid number: digits expected in exponent"));
+            }
+        }
+        Ok(self.text[start..self.pos].to_string())
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let slice = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("truncated \\u escape"))?;
+        let mut v = 0u32;
+        for c in slice {
+            let d = (*c as char)
+                .to_digit(16)
+                .ok_or_else(|| self.error("invalid \\u escape"))?;
+            v = v * 16 + d;
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        // Opening quote.
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let start = self.pos;
+            while self.pos < self.bytes.len()
+                && !matches!(self.bytes[self.pos], b'"' | b'\\' | 0..=0x1f)
+            {
+                self.pos += 1;
+            }
+            // The input is &str and we only stop at ASCII bytes, so this slice is valid UTF-8.
+            out.push_str(&self.text[start..self.pos]);
+            match self.bytes.get(self.pos) {
+                None => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = *self
+                        .bytes
+                        .get(self.pos)
+                        .ok_or_else(|| self.error("unterminated escape"))?;
+                    self.pos += 1;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(self.error("unpaired surrogate in \\u escape"));
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.error("invalid low surrogate in \\u escape"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(code)
+                                .ok_or_else(|| self.error("invalid code point in \\u escape"))?;
+                            out.push(ch);
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.error("control character in string")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Kind, ParseError> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(Kind::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value(depth + 1)?);
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Kind::Array(items));
+                }
+                _ => return Err(self.error("expected ',' or ']' in array")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Kind, ParseError> {
+        self.pos += 1;
+        let mut members: Vec<(String, Node)> = Vec::new();
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(Kind::Object(members));
+        }
+        loop {
+            self.skip_ws();
+            if self.bytes.get(self.pos) != Some(&b'"') {
+                return Err(self.error("expected a member name string"));
+            }
+            let key_pos = self.pos;
+            let key = self.string()?;
+            if members.iter().any(|(k, _)| *k == key) {
+                self.pos = key_pos;
+                return Err(self.error(&format!("duplicate member \"{key}\"")));
+            }
+            self.skip_ws();
+            if self.bytes.get(self.pos) != Some(&b':') {
+                return Err(self.error("expected ':' after member name"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = self.value(depth + 1)?;
+            members.push((key, value));
+            self.skip_ws();
+            match self.bytes.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Kind::Object(members));
+                }
+                _ => return Err(self.error("expected ',' or '}' in object")),
+            }
+        }
+    }
+}
+
+/// Writes `node` as pretty-printed JSON (two-space indent).
+pub(crate) fn write(node: &Node) -> String {
+    let mut out = String::new();
+    write_into(node, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn indent(out: &mut String, level: usize) {
+    out.push('\n');
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_into(node: &Node, level: usize, out: &mut String) {
+    match &node.kind {
+        Kind::Null => out.push_str("null"),
+        Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Kind::Number(n) => out.push_str(n),
+        Kind::String(s) => write_string(s, out),
+        Kind::Array(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, level + 1);
+                write_into(item, level + 1, out);
+            }
+            indent(out, level);
+            out.push(']');
+        }
+        Kind::Object(members) => {
+            if members.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            out.push('{');
+            for (i, (k, v)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                indent(out, level + 1);
+                write_string(k, out);
+                out.push_str(": ");
+                write_into(v, level + 1, out);
+            }
+            indent(out, level);
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_write() {
+        let n =
+            parse(r#"{"a": [1, 2.50, -0e1, "x\u00e9\ud83d\ude00"], "b": {"c": null, "d": true}}"#)
+                .expect("valid");
+        let again = parse(&write(&n)).expect("valid");
+        assert_eq!(strip(n), strip(again));
+    }
+
+    fn strip(mut n: Node) -> Node {
+        n.offset = 0;
+        n.kind = match n.kind {
+            Kind::Array(v) => Kind::Array(v.into_iter().map(strip).collect()),
+            Kind::Object(v) => Kind::Object(v.into_iter().map(|(k, v)| (k, strip(v))).collect()),
+            k => k,
+        };
+        n
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse("{\n  \"a\": tru }").expect_err("invalid");
+        assert_eq!(e.position(), Some(Position { line: 2, column: 8 }));
+        assert!(parse("{\"a\":1,\"a\":2}").is_err());
+        assert!(parse("[01]").is_err());
+        assert!(parse(&"[".repeat(1000)).is_err());
+    }
+}
