@@ -14,6 +14,11 @@
 //! Submission runs from the same loop: the oldest live events go to the
 //! [`Submitter`] in spool order; a definite answer marks them done, a
 //! failure or timeout schedules a retry with exponential backoff.
+//!
+//! The spool's fsyncs run on this task on purpose: nothing may be
+//! acknowledged before they return, and the sources keep reading (up to
+//! [`INBOUND_QUEUE_MAX`] messages) on other tasks meanwhile. Run it on a
+//! multi-threaded runtime so a slow disk does not stall the sources.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -282,8 +287,12 @@ impl<S: Submitter> Adapter<S> {
                     }
                 }
             }
-            _ => match single_event(&context, &message) {
+            other => match single_event(&context, &message) {
                 Ok(event) => {
+                    if let LineEvent::Rejected { pack, reason } = other {
+                        // The reason is not part of the EPCIS event; the log keeps it.
+                        tracing::info!(line = %message.line, device = %message.device, gtin = %pack.gtin, serial = %pack.serial, %reason, "code rejected on the line");
+                    }
                     let mut closed = self.batcher.take_line(&self.lines, &message.line);
                     closed.push(Ok(ClosedBatch {
                         mapped: MappedEvent {
@@ -353,18 +362,21 @@ impl<S: Submitter> Adapter<S> {
         };
         let last_seq = last.seq;
         Counters::add(&self.counters.submitted, batch.len() as u64);
-        let answer = match tokio::time::timeout(self.settings.submit_timeout, self.submitter.submit(&batch)).await {
-            Ok(Ok(outcomes)) if outcomes.len() == batch.len() => Ok(outcomes),
-            Ok(Ok(outcomes)) => Err(SubmitError::OutcomeCount {
-                expected: batch.len(),
-                got: outcomes.len(),
-            }),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(SubmitError::Transport(format!(
-                "no answer within {} ms",
-                self.settings.submit_timeout.as_millis()
-            ))),
-        };
+        let answer =
+            match tokio::time::timeout(self.settings.submit_timeout, self.submitter.submit(&batch))
+                .await
+            {
+                Ok(Ok(outcomes)) if outcomes.len() == batch.len() => Ok(outcomes),
+                Ok(Ok(outcomes)) => Err(SubmitError::OutcomeCount {
+                    expected: batch.len(),
+                    got: outcomes.len(),
+                }),
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(SubmitError::Transport(format!(
+                    "no answer within {} ms",
+                    self.settings.submit_timeout.as_millis()
+                ))),
+            };
         match answer {
             Ok(outcomes) => {
                 for (event, outcome) in batch.iter().zip(&outcomes) {
@@ -395,7 +407,12 @@ impl<S: Submitter> Adapter<S> {
         Ok(())
     }
 
-    fn log_rejection(&self, event: &crate::spool::SpooledEvent, code: &str, message: &str) -> Result<(), SpoolError> {
+    fn log_rejection(
+        &self,
+        event: &crate::spool::SpooledEvent,
+        code: &str,
+        message: &str,
+    ) -> Result<(), SpoolError> {
         let line = serde_json::json!({
             "event_id": event.event_id,
             "line": event.line,

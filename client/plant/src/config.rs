@@ -258,7 +258,8 @@ fn error(text: impl Into<String>) -> ConfigError {
 impl PlantConfig {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
         Self::parse(&text)
     }
 
@@ -292,10 +293,16 @@ impl PlantConfig {
                 return Err(error(format!("line {} is configured twice", line.id)));
             }
             if !serial_namespaces.insert(&line.serial_namespace) {
-                return Err(error(format!("serial_namespace {} is used by two lines", line.serial_namespace)));
+                return Err(error(format!(
+                    "serial_namespace {} is used by two lines",
+                    line.serial_namespace
+                )));
             }
             if !sscc_namespaces.insert(&line.sscc_namespace) {
-                return Err(error(format!("sscc_namespace {} is used by two lines", line.sscc_namespace)));
+                return Err(error(format!(
+                    "sscc_namespace {} is used by two lines",
+                    line.sscc_namespace
+                )));
             }
         }
         // Builds every derived value once so that errors surface at start.
@@ -306,7 +313,9 @@ impl PlantConfig {
             }
         }
         if self.batching.epcs_per_event_max == 0 || self.submit.events_max == 0 {
-            return Err(error("batching.epcs_per_event_max and submit.events_max must be at least 1"));
+            return Err(error(
+                "batching.epcs_per_event_max and submit.events_max must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -336,7 +345,10 @@ impl PlantConfig {
             .map(|line| {
                 let gtin_prefix_length = line.gtin_prefix_length.unwrap_or(site_prefix_length);
                 if !(6..=12).contains(&gtin_prefix_length) {
-                    return Err(error(format!("line {}: gtin_prefix_length must be 6-12", line.id)));
+                    return Err(error(format!(
+                        "line {}: gtin_prefix_length must be 6-12",
+                        line.id
+                    )));
                 }
                 LineContext::new(&line.id, &gln, site_prefix_length, gtin_prefix_length)
                     .map_err(|e| error(format!("line {}: {e}", line.id)))
@@ -368,13 +380,21 @@ impl PlantConfig {
 
     /// The simulator settings of a simulated line (`now_unix_millis` is the
     /// default start time).
-    pub fn simulator_settings(&self, line: &LineConfig, now_unix_millis: i64) -> Result<SimulatorSettings, ConfigError> {
+    pub fn simulator_settings(
+        &self,
+        line: &LineConfig,
+        now_unix_millis: i64,
+    ) -> Result<SimulatorSettings, ConfigError> {
         let simulator = line
             .simulator
             .as_ref()
             .ok_or_else(|| error(format!("line {} has no simulator", line.id)))?;
-        let gtin = |text: &str, what: &str| Gtin::parse(text).map_err(|e| error(format!("line {} {what}: {e}", line.id)));
-        let gln = |text: &str, what: &str| Gln::parse(text).map_err(|e| error(format!("line {} {what}: {e}", line.id)));
+        let gtin = |text: &str, what: &str| {
+            Gtin::parse(text).map_err(|e| error(format!("line {} {what}: {e}", line.id)))
+        };
+        let gln = |text: &str, what: &str| {
+            Gln::parse(text).map_err(|e| error(format!("line {} {what}: {e}", line.id)))
+        };
         let start_unix_millis = match &simulator.start_time {
             Some(text) => crate::time::DeviceTime::parse(text)
                 .map_err(|e| error(format!("line {} start_time: {e}", line.id)))?
@@ -387,7 +407,11 @@ impl PlantConfig {
             units_per_minute: simulator.units_per_minute,
             reject_rate: simulator.reject_rate,
             bundle_size: simulator.bundle_size,
-            bundle_gtin: simulator.bundle_gtin.as_deref().map(|g| gtin(g, "bundle_gtin")).transpose()?,
+            bundle_gtin: simulator
+                .bundle_gtin
+                .as_deref()
+                .map(|g| gtin(g, "bundle_gtin"))
+                .transpose()?,
             case_size: simulator.case_size,
             pallet_size: simulator.pallet_size,
             gtin: gtin(&simulator.gtin, "gtin")?,
@@ -422,13 +446,19 @@ mod tests {
     fn example_config_parses() {
         let config = PlantConfig::parse(EXAMPLE).unwrap();
         assert_eq!(config.lines.len(), 2);
-        assert_eq!(config.line_contexts().unwrap()[0].read_point, "urn:epc:id:sgln:0614141.00000.L1");
+        assert_eq!(
+            config.line_contexts().unwrap()[0].read_point,
+            "urn:epc:id:sgln:0614141.00000.L1"
+        );
     }
 
     #[test]
     fn duplicate_namespaces_are_refused() {
         let text = EXAMPLE.replace("serial_namespace = \"S1L2\"", "serial_namespace = \"S1L1\"");
         let error = PlantConfig::parse(&text).unwrap_err().to_string();
-        assert!(error.contains("serial_namespace S1L1 is used by two lines"), "{error}");
+        assert!(
+            error.contains("serial_namespace S1L1 is used by two lines"),
+            "{error}"
+        );
     }
 }

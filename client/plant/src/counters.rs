@@ -89,16 +89,52 @@ impl Counters {
 /// Renders a snapshot in the Prometheus text exposition format (0.0.4).
 pub fn render_prometheus(snapshot: &CountersSnapshot) -> String {
     let counters: [(&str, &str, u64); 10] = [
-        ("received", "Line messages received from any source.", snapshot.received),
-        ("invalid", "Line messages refused as malformed or for an unknown line.", snapshot.invalid),
-        ("redelivered", "Line messages recognised as redeliveries.", snapshot.redelivered),
+        (
+            "received",
+            "Line messages received from any source.",
+            snapshot.received,
+        ),
+        (
+            "invalid",
+            "Line messages refused as malformed or for an unknown line.",
+            snapshot.invalid,
+        ),
+        (
+            "redelivered",
+            "Line messages recognised as redeliveries.",
+            snapshot.redelivered,
+        ),
         ("noread", "Camera NOREAD lines.", snapshot.noread),
-        ("spooled", "EPCIS events written to the spool.", snapshot.spooled),
-        ("submitted", "EPCIS events handed to the submitter, retries included.", snapshot.submitted),
-        ("accepted", "EPCIS events accepted by the ledger.", snapshot.accepted),
-        ("duplicate", "EPCIS events the ledger already had.", snapshot.duplicate),
-        ("rejected", "EPCIS events rejected by the ledger.", snapshot.rejected),
-        ("submit_failures", "Submission attempts that failed without an answer.", snapshot.submit_failures),
+        (
+            "spooled",
+            "EPCIS events written to the spool.",
+            snapshot.spooled,
+        ),
+        (
+            "submitted",
+            "EPCIS events handed to the submitter, retries included.",
+            snapshot.submitted,
+        ),
+        (
+            "accepted",
+            "EPCIS events accepted by the ledger.",
+            snapshot.accepted,
+        ),
+        (
+            "duplicate",
+            "EPCIS events the ledger already had.",
+            snapshot.duplicate,
+        ),
+        (
+            "rejected",
+            "EPCIS events rejected by the ledger.",
+            snapshot.rejected,
+        ),
+        (
+            "submit_failures",
+            "Submission attempts that failed without an answer.",
+            snapshot.submit_failures,
+        ),
     ];
     let mut out = String::new();
     for (name, help, value) in counters {
@@ -127,7 +163,9 @@ mod tests {
         Counters::add(&counters.accepted, 3);
         counters.spool_live_events.store(2, Ordering::Relaxed);
         let text = render_prometheus(&counters.snapshot());
-        assert!(text.contains("# TYPE pedigree_plant_accepted_total counter\npedigree_plant_accepted_total 3\n"));
+        assert!(text.contains(
+            "# TYPE pedigree_plant_accepted_total counter\npedigree_plant_accepted_total 3\n"
+        ));
         assert!(text.contains("pedigree_plant_spool_live_events 2\n"));
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 12);
     }

@@ -4,7 +4,7 @@
 //! to the ledger.
 //!
 //! # Layout
-//! - [`line`]: the transport-neutral line event model, the MQTT topic
+//! - [`line`](mod@line): the transport-neutral line event model, the MQTT topic
 //!   scheme and JSON payloads.
 //! - [`mqtt`], [`tcp`], [`simulator`]: the three sources (MQTT broker,
 //!   camera TCP protocol, deterministic line simulator).

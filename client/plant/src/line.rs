@@ -81,13 +81,16 @@ impl Topic {
             )));
         };
         if *root != TOPIC_ROOT {
-            return Err(InvalidMessage::new(format!("topic {topic:?} does not start with {TOPIC_ROOT}/")));
+            return Err(InvalidMessage::new(format!(
+                "topic {topic:?} does not start with {TOPIC_ROOT}/"
+            )));
         }
         for segment in [site, line, device] {
             check_name("topic segment", segment)?;
         }
-        let kind = EventKind::from_segment(kind)
-            .ok_or_else(|| InvalidMessage::new(format!("unknown event {kind:?} in topic {topic:?}")))?;
+        let kind = EventKind::from_segment(kind).ok_or_else(|| {
+            InvalidMessage::new(format!("unknown event {kind:?} in topic {topic:?}"))
+        })?;
         Ok(Self {
             site: site.to_string(),
             line: line.to_string(),
@@ -98,7 +101,13 @@ impl Topic {
 
     /// The topic string.
     pub fn render(&self) -> String {
-        format!("{TOPIC_ROOT}/{}/{}/{}/{}", self.site, self.line, self.device, self.kind.as_str())
+        format!(
+            "{TOPIC_ROOT}/{}/{}/{}/{}",
+            self.site,
+            self.line,
+            self.device,
+            self.kind.as_str()
+        )
     }
 
     /// The subscription filter for every line and device of `site`.
@@ -111,7 +120,9 @@ impl Topic {
 pub fn check_name(what: &str, name: &str) -> Result<(), InvalidMessage> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -282,7 +293,8 @@ pub struct PartyLocationJson {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PayloadJson {
-    /// Idempotency key, unique per device (1–128 printable ASCII).
+    /// Idempotency key, unique per site (1–128 printable ASCII; e.g.
+    /// `{device}:{counter}` or a UUID). A repeated ID is a redelivery.
     pub message_id: String,
     /// RFC 3339 time with offset, from the device clock.
     pub device_time: String,
@@ -346,7 +358,11 @@ impl PayloadJson {
                 payload.serial = Some(pack.serial.clone());
                 payload.reason = Some(reason.clone());
             }
-            LineEvent::Aggregated { level, parent, children } => {
+            LineEvent::Aggregated {
+                level,
+                parent,
+                children,
+            } => {
                 payload.level = Some(*level);
                 payload.parent = Some(identifier_json(parent));
                 payload.children = Some(children.iter().map(identifier_json).collect());
@@ -424,7 +440,10 @@ fn required<T>(value: Option<T>, field: &str, kind: EventKind) -> Result<T, Inva
 
 fn forbid<T>(value: &Option<T>, field: &str, kind: EventKind) -> Result<(), InvalidMessage> {
     if value.is_some() {
-        Err(InvalidMessage::new(format!("{} message must not carry {field}", kind.as_str())))
+        Err(InvalidMessage::new(format!(
+            "{} message must not carry {field}",
+            kind.as_str()
+        )))
     } else {
         Ok(())
     }
@@ -444,21 +463,32 @@ fn parse_identifiers(
     field: &str,
 ) -> Result<Vec<Identifier>, InvalidMessage> {
     if list.is_empty() || list.len() > CHILDREN_MAX {
-        return Err(InvalidMessage::new(format!("{field} must hold 1-{CHILDREN_MAX} identifiers")));
+        return Err(InvalidMessage::new(format!(
+            "{field} must hold 1-{CHILDREN_MAX} identifiers"
+        )));
     }
-    let parsed = list.into_iter().map(parse_identifier).collect::<Result<Vec<_>, _>>()?;
+    let parsed = list
+        .into_iter()
+        .map(parse_identifier)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut sorted = parsed.clone();
     sorted.sort();
     if sorted.windows(2).any(|w| w[0] == w[1]) {
-        return Err(InvalidMessage::new(format!("{field} lists an identifier twice")));
+        return Err(InvalidMessage::new(format!(
+            "{field} lists an identifier twice"
+        )));
     }
     Ok(parsed)
 }
 
-fn parse_party_location(json: PartyLocationJson, field: &str) -> Result<PartyLocation, InvalidMessage> {
-    let party = Gln::parse(&json.party).map_err(|e| InvalidMessage::new(format!("{field}.party: {e}")))?;
-    let location =
-        Gln::parse(&json.location).map_err(|e| InvalidMessage::new(format!("{field}.location: {e}")))?;
+fn parse_party_location(
+    json: PartyLocationJson,
+    field: &str,
+) -> Result<PartyLocation, InvalidMessage> {
+    let party =
+        Gln::parse(&json.party).map_err(|e| InvalidMessage::new(format!("{field}.party: {e}")))?;
+    let location = Gln::parse(&json.location)
+        .map_err(|e| InvalidMessage::new(format!("{field}.location: {e}")))?;
     Ok(PartyLocation { party, location })
 }
 
@@ -466,7 +496,9 @@ fn parse_party_location(json: PartyLocationJson, field: &str) -> Result<PartyLoc
 pub fn parse_mqtt(topic: &str, payload: &[u8]) -> Result<(Topic, LineMessage), InvalidMessage> {
     let topic = Topic::parse(topic)?;
     if payload.len() > PAYLOAD_BYTES_MAX {
-        return Err(InvalidMessage::new(format!("payload larger than {PAYLOAD_BYTES_MAX} bytes")));
+        return Err(InvalidMessage::new(format!(
+            "payload larger than {PAYLOAD_BYTES_MAX} bytes"
+        )));
     }
     let json: PayloadJson = serde_json::from_slice(payload)
         .map_err(|e| InvalidMessage::new(format!("payload is not a valid message: {e}")))?;
@@ -480,12 +512,17 @@ pub fn parse_mqtt(topic: &str, payload: &[u8]) -> Result<(Topic, LineMessage), I
             forbid(&json.parent, "parent", kind)?;
             forbid(&json.children, "children", kind)?;
             forbid(&json.containers, "containers", kind)?;
-            let pack = Pack::new(&required(json.gtin, "gtin", kind)?, &required(json.serial, "serial", kind)?)?;
+            let pack = Pack::new(
+                &required(json.gtin, "gtin", kind)?,
+                &required(json.serial, "serial", kind)?,
+            )?;
             let lot = required(json.lot, "lot", kind)?;
             check_cset82("lot", &lot)?;
             let expiry = required(json.expiry, "expiry", kind)?;
             if !is_iso_date(&expiry) {
-                return Err(InvalidMessage::new(format!("expiry {expiry:?} is not YYYY-MM-DD")));
+                return Err(InvalidMessage::new(format!(
+                    "expiry {expiry:?} is not YYYY-MM-DD"
+                )));
             }
             LineEvent::Printed(UnitRead { pack, lot, expiry })
         }
@@ -493,7 +530,10 @@ pub fn parse_mqtt(topic: &str, payload: &[u8]) -> Result<(Topic, LineMessage), I
             forbid(&json.parent, "parent", kind)?;
             forbid(&json.children, "children", kind)?;
             forbid(&json.containers, "containers", kind)?;
-            let pack = Pack::new(&required(json.gtin, "gtin", kind)?, &required(json.serial, "serial", kind)?)?;
+            let pack = Pack::new(
+                &required(json.gtin, "gtin", kind)?,
+                &required(json.serial, "serial", kind)?,
+            )?;
             let reason = json.reason.unwrap_or_default();
             if reason.len() > 200 {
                 return Err(InvalidMessage::new("reason longer than 200 characters"));
@@ -506,30 +546,40 @@ pub fn parse_mqtt(topic: &str, payload: &[u8]) -> Result<(Topic, LineMessage), I
             forbid(&json.containers, "containers", kind)?;
             let level = required(json.level, "level", kind)?;
             let parent = parse_identifier(required(json.parent, "parent", kind)?)?;
-            let children = parse_identifiers(required(json.children, "children", kind)?, "children")?;
-            let parent_ok = match (&parent, level) {
-                (Identifier::Sgtin(_), PackLevel::Bundle) => true,
-                (Identifier::Sscc(_), PackLevel::Case | PackLevel::Pallet) => true,
-                _ => false,
-            };
+            let children =
+                parse_identifiers(required(json.children, "children", kind)?, "children")?;
+            let parent_ok = matches!(
+                (&parent, level),
+                (Identifier::Sgtin(_), PackLevel::Bundle)
+                    | (Identifier::Sscc(_), PackLevel::Case | PackLevel::Pallet)
+            );
             if !parent_ok {
                 return Err(InvalidMessage::new(
                     "a bundle parent must be an SGTIN, a case or pallet parent an SSCC",
                 ));
             }
             if children.contains(&parent) {
-                return Err(InvalidMessage::new("the parent is listed among its children"));
+                return Err(InvalidMessage::new(
+                    "the parent is listed among its children",
+                ));
             }
-            LineEvent::Aggregated { level, parent, children }
+            LineEvent::Aggregated {
+                level,
+                parent,
+                children,
+            }
         }
         EventKind::Dispatched => {
             forbid(&json.gtin, "gtin", kind)?;
             forbid(&json.serial, "serial", kind)?;
             forbid(&json.children, "children", kind)?;
-            let containers = parse_identifiers(required(json.containers, "containers", kind)?, "containers")?;
+            let containers =
+                parse_identifiers(required(json.containers, "containers", kind)?, "containers")?;
             let source = parse_party_location(required(json.source, "source", kind)?, "source")?;
-            let destination =
-                parse_party_location(required(json.destination, "destination", kind)?, "destination")?;
+            let destination = parse_party_location(
+                required(json.destination, "destination", kind)?,
+                "destination",
+            )?;
             if let Some(advice) = &json.despatch_advice {
                 check_cset82("despatch_advice", advice)?;
             }
@@ -558,7 +608,10 @@ mod tests {
     #[test]
     fn topics() {
         let t = Topic::parse("pedigree/S1/L1/cam-1/printed").unwrap();
-        assert_eq!((t.site.as_str(), t.line.as_str(), t.device.as_str()), ("S1", "L1", "cam-1"));
+        assert_eq!(
+            (t.site.as_str(), t.line.as_str(), t.device.as_str()),
+            ("S1", "L1", "cam-1")
+        );
         assert_eq!(t.render(), "pedigree/S1/L1/cam-1/printed");
         assert!(Topic::parse("pedigree/S1/L1/printed").is_err());
         assert!(Topic::parse("pedigree/S1/L1/cam/boxed").is_err());
@@ -572,7 +625,9 @@ mod tests {
         let payload = br#"{"message_id":"cam-1:42","device_time":"2026-11-21T10:00:00.250+01:00",
             "gtin":"10614141073464","serial":"A1B2","lot":"LOT1","expiry":"2028-11-30"}"#;
         let (_, m) = parse_mqtt("pedigree/S1/L1/cam-1/printed", payload).unwrap();
-        let LineEvent::Printed(unit) = &m.event else { panic!("not printed") };
+        let LineEvent::Printed(unit) = &m.event else {
+            panic!("not printed")
+        };
         assert_eq!(unit.pack.serial, "A1B2");
         assert_eq!(unit.expiry, "2028-11-30");
         assert_eq!(m.message_id, "cam-1:42");
@@ -593,7 +648,35 @@ mod tests {
         ];
         for (topic, payload, needle) in cases {
             let error = parse_mqtt(topic, payload).unwrap_err().to_string();
-            assert!(error.contains(needle), "{error:?} should mention {needle:?}");
+            assert!(
+                error.contains(needle),
+                "{error:?} should mention {needle:?}"
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod readme_examples {
+    use super::*;
+
+    /// The MQTT examples in README.md parse: topic line, then one JSON
+    /// object spread over the following lines.
+    #[test]
+    fn readme_mqtt_examples_parse() {
+        let readme = include_str!("../README.md");
+        let block = readme
+            .split("Examples:\n\n```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("README has the MQTT examples block");
+        let mut parsed = 0;
+        for example in block.split("\n\n") {
+            let (topic, json) = example.split_once('\n').expect("topic line, then JSON");
+            let json: String = json.lines().collect::<Vec<_>>().join("");
+            parse_mqtt(topic.trim(), json.as_bytes()).unwrap_or_else(|e| panic!("{topic}: {e}"));
+            parsed += 1;
+        }
+        assert_eq!(parsed, 4);
     }
 }

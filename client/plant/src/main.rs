@@ -15,7 +15,10 @@ use pedigree_plant::{Adapter, Counters, FileSubmitter, Spool, StopReason, render
 use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
-#[command(name = "pedigree-plant", about = "Plant adapter: packaging-line events to EPCIS, spooled and submitted")]
+#[command(
+    name = "pedigree-plant",
+    about = "Plant adapter: packaging-line events to EPCIS, spooled and submitted"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,18 +61,29 @@ fn main() -> anyhow::Result<()> {
         Command::CheckConfig { config } => {
             let config = PlantConfig::load(&config)?;
             for context in config.line_contexts()? {
-                println!("line {}: readPoint {} bizLocation {}", context.line, context.read_point, context.biz_location);
+                println!(
+                    "line {}: readPoint {} bizLocation {}",
+                    context.line, context.read_point, context.biz_location
+                );
             }
             Ok(())
         }
-        Command::Run { config, dry_run, out } => {
+        Command::Run {
+            config,
+            dry_run,
+            out,
+        } => {
             let config = PlantConfig::load(&config)?;
             let output = match (dry_run, out, &config.output) {
                 (false, _, _) => {
                     // Submission to the node needs the HTTP client of the SDK,
                     // which this build does not have: refuse rather than spool
                     // events that nothing will ever send.
-                    let node = config.node.as_ref().map(|n| n.url.as_str()).unwrap_or("(no [node] section)");
+                    let node = config
+                        .node
+                        .as_ref()
+                        .map(|n| n.url.as_str())
+                        .unwrap_or("(no [node] section)");
                     bail!(
                         "submission to the node ({node}) is not available in this build; \
                          run with --dry-run to write EPCIS JSON-LD documents to the output directory"
@@ -90,9 +104,14 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
-    let spool = Spool::open(&config.spool.dir, config.spool_limits()).context("opening the spool")?;
+    let spool =
+        Spool::open(&config.spool.dir, config.spool_limits()).context("opening the spool")?;
     let recovery = spool.recovery();
-    tracing::info!(live = recovery.live_events, truncated_bytes = recovery.truncated_bytes, "spool opened");
+    tracing::info!(
+        live = recovery.live_events,
+        truncated_bytes = recovery.truncated_bytes,
+        "spool opened"
+    );
     let submitter = FileSubmitter::open(&output).context("opening the output directory")?;
     tracing::info!(dir = %output.display(), already_written = submitter.written_events(), "dry run: writing EPCIS documents");
     let (shutdown_sender, shutdown) = watch::channel(false);
@@ -101,18 +120,34 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
 
     if let Some(mqtt) = &config.mqtt {
         let password = match &mqtt.password_file {
-            Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?.trim().to_string()),
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("{}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
             None => None,
         };
         let settings = MqttSettings {
             host: mqtt.host.clone(),
             port: mqtt.port,
-            client_id: mqtt.client_id.clone().unwrap_or_else(|| format!("pedigree-plant-{}", config.site.id)),
+            client_id: mqtt
+                .client_id
+                .clone()
+                .unwrap_or_else(|| format!("pedigree-plant-{}", config.site.id)),
             site: config.site.id.clone(),
             keep_alive: Duration::from_secs(mqtt.keep_alive_s.max(5)),
-            credentials: mqtt.username.clone().map(|u| (u, password.unwrap_or_default())),
+            credentials: mqtt
+                .username
+                .clone()
+                .map(|u| (u, password.unwrap_or_default())),
         };
-        tasks.spawn(run_mqtt_source(settings, inbound_sender.clone(), counters.clone(), shutdown.clone()));
+        tasks.spawn(run_mqtt_source(
+            settings,
+            inbound_sender.clone(),
+            counters.clone(),
+            shutdown.clone(),
+        ));
     }
     for line in &config.lines {
         if let Some(address) = &line.tcp_listen {
@@ -120,17 +155,26 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("line {}: binding {address}", line.id))?;
             tracing::info!(line = %line.id, %address, "camera TCP listening");
-            tasks.spawn(run_tcp_source(listener, line.id.clone(), inbound_sender.clone(), counters.clone(), shutdown.clone()));
+            tasks.spawn(run_tcp_source(
+                listener,
+                line.id.clone(),
+                inbound_sender.clone(),
+                counters.clone(),
+                shutdown.clone(),
+            ));
         }
         if let Some(simulator_config) = &line.simulator {
-            let settings = config.simulator_settings(line, pedigree_plant::time::now_unix_millis())?;
+            let settings =
+                config.simulator_settings(line, pedigree_plant::time::now_unix_millis())?;
             let simulator = Simulator::new(settings, &config.spool.dir.join("serials"))?;
             let (paced, units_max) = (simulator_config.paced, simulator_config.units_max);
             let sender = inbound_sender.clone();
             let shutdown = shutdown.clone();
             tracing::info!(line = %line.id, units_per_minute = simulator_config.units_per_minute, "simulator running");
             tasks.spawn(async move {
-                if let Err(error) = run_simulator(simulator, sender, paced, units_max, shutdown).await {
+                if let Err(error) =
+                    run_simulator(simulator, sender, paced, units_max, shutdown).await
+                {
                     tracing::error!(%error, "simulator stopped");
                 }
             });
@@ -142,24 +186,25 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
         let counters = counters.clone();
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_millis(metrics.interval_ms.max(100)));
+            let mut ticker =
+                tokio::time::interval(Duration::from_millis(metrics.interval_ms.max(100)));
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => return,
                     _ = ticker.tick() => {}
                 }
-                let text = render_prometheus(&counters.snapshot());
-                let mut temporary = metrics.file.clone().into_os_string();
-                temporary.push(".tmp");
-                let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &metrics.file));
-                if let Err(error) = written {
-                    tracing::warn!(%error, file = %metrics.file.display(), "metrics file not written");
-                }
+                write_metrics(&metrics.file, &counters);
             }
         });
     }
 
-    let adapter = Adapter::new(config.line_contexts()?, config.adapter_settings(), spool, submitter, counters.clone());
+    let adapter = Adapter::new(
+        config.line_contexts()?,
+        config.adapter_settings(),
+        spool,
+        submitter,
+        counters.clone(),
+    );
     let core = tokio::spawn(adapter.run(inbound_receiver, shutdown.clone()));
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -169,6 +214,9 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
     });
     let stopped = core.await.context("adapter task")??;
     tasks.shutdown().await;
+    if let Some(metrics) = &config.metrics {
+        write_metrics(&metrics.file, &counters);
+    }
     let snapshot = counters.snapshot();
     tracing::info!(
         reason = ?stopped,
@@ -184,4 +232,16 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
         tracing::info!("events left in the spool are submitted on the next run");
     }
     Ok(())
+}
+
+/// Replaces the metrics text file atomically (node_exporter textfile
+/// collector convention: write a temporary file, then rename).
+fn write_metrics(file: &std::path::Path, counters: &Counters) {
+    let text = render_prometheus(&counters.snapshot());
+    let mut temporary = file.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, file));
+    if let Err(error) = written {
+        tracing::warn!(%error, file = %file.display(), "metrics file not written");
+    }
 }

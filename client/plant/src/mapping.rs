@@ -77,8 +77,11 @@ impl LineContext {
     pub fn epc_of(&self, identifier: &Identifier) -> Result<String, InvalidMessage> {
         match identifier {
             Identifier::Sgtin(pack) => self.sgtin(pack),
-            Identifier::Sscc(sscc) => epc::to_urn(&[AiElement::new("00", sscc.as_str())], self.sscc_prefix_length)
-                .map_err(|e| InvalidMessage::new(format!("SSCC {sscc}: {e}"))),
+            Identifier::Sscc(sscc) => epc::to_urn(
+                &[AiElement::new("00", sscc.as_str())],
+                self.sscc_prefix_length,
+            )
+            .map_err(|e| InvalidMessage::new(format!("SSCC {sscc}: {e}"))),
         }
     }
 
@@ -150,7 +153,9 @@ pub fn commissioning(
     context: &LineContext,
     units: &[(UnitRead, DeviceTime)],
 ) -> Result<EpcisEvent, InvalidMessage> {
-    let (first, _) = units.first().ok_or_else(|| InvalidMessage::new("empty commissioning batch"))?;
+    let (first, _) = units
+        .first()
+        .ok_or_else(|| InvalidMessage::new("empty commissioning batch"))?;
     let latest = units
         .iter()
         .map(|(_, time)| time)
@@ -159,7 +164,11 @@ pub fn commissioning(
     let mut event = base_event(EventType::ObjectEvent, latest, context);
     let mut epcs = Vec::with_capacity(units.len());
     for (unit, _) in units {
-        assert!(unit.pack.gtin == first.pack.gtin && unit.lot == first.lot && unit.expiry == first.expiry);
+        assert!(
+            unit.pack.gtin == first.pack.gtin
+                && unit.lot == first.lot
+                && unit.expiry == first.expiry
+        );
         epcs.push(context.sgtin(&unit.pack)?);
     }
     event.epc_list = Some(epcs);
@@ -175,7 +184,10 @@ pub fn commissioning(
 
 /// Maps a non-batched line event (rejected, aggregated, dispatched) to its
 /// EPCIS event. Verified prints go through [`Batcher`] instead.
-pub fn single_event(context: &LineContext, message: &LineMessage) -> Result<EpcisEvent, InvalidMessage> {
+pub fn single_event(
+    context: &LineContext,
+    message: &LineMessage,
+) -> Result<EpcisEvent, InvalidMessage> {
     let time = &message.device_time;
     let event = match &message.event {
         LineEvent::Printed(unit) => return commissioning(context, &[(unit.clone(), time.clone())]),
@@ -187,10 +199,17 @@ pub fn single_event(context: &LineContext, message: &LineMessage) -> Result<Epci
             event.disposition = Some(Disposition::new("destroyed"));
             event
         }
-        LineEvent::Aggregated { parent, children, .. } => {
+        LineEvent::Aggregated {
+            parent, children, ..
+        } => {
             let mut event = base_event(EventType::AggregationEvent, time, context);
             event.parent_id = Some(context.epc_of(parent)?);
-            event.child_epcs = Some(children.iter().map(|c| context.epc_of(c)).collect::<Result<_, _>>()?);
+            event.child_epcs = Some(
+                children
+                    .iter()
+                    .map(|c| context.epc_of(c))
+                    .collect::<Result<_, _>>()?,
+            );
             event.action = Some(Action::Add);
             event.biz_step = Some(BizStep::new("packing"));
             event.disposition = Some(Disposition::new("in_progress"));
@@ -203,7 +222,12 @@ pub fn single_event(context: &LineContext, message: &LineMessage) -> Result<Epci
             despatch_advice,
         } => {
             let mut event = base_event(EventType::ObjectEvent, time, context);
-            event.epc_list = Some(containers.iter().map(|c| context.epc_of(c)).collect::<Result<_, _>>()?);
+            event.epc_list = Some(
+                containers
+                    .iter()
+                    .map(|c| context.epc_of(c))
+                    .collect::<Result<_, _>>()?,
+            );
             event.action = Some(Action::Observe);
             event.biz_step = Some(BizStep::new("shipping"));
             event.disposition = Some(Disposition::new("in_transit"));
@@ -212,7 +236,11 @@ pub fn single_event(context: &LineContext, message: &LineMessage) -> Result<Epci
             if let Some(advice) = despatch_advice {
                 event.biz_transaction_list = Some(vec![BizTransaction {
                     transaction_type: Some(BizTransactionType::new("desadv")),
-                    value: format!("urn:epcglobal:cbv:bt:{}:{}", source.party, epc::escape(advice)),
+                    value: format!(
+                        "urn:epcglobal:cbv:bt:{}:{}",
+                        source.party,
+                        epc::escape(advice)
+                    ),
                 }]);
             }
             event
@@ -318,7 +346,10 @@ impl<T> Batcher<T> {
         batch.message_ids.push(message_id);
         batch.attachments.push(attachment);
         if batch.units.len() >= self.limits.epcs_per_event_max {
-            let batch = self.open.remove(&key).ok_or_else(|| InvalidMessage::new("batch vanished"))?;
+            let batch = self
+                .open
+                .remove(&key)
+                .ok_or_else(|| InvalidMessage::new("batch vanished"))?;
             return close(context, batch).map(Some);
         }
         Ok(None)
@@ -365,7 +396,9 @@ impl<T> Batcher<T> {
 
     /// True if `message_id` is in an open batch.
     pub fn holds_message(&self, message_id: &str) -> bool {
-        self.open.values().any(|b| b.message_ids.iter().any(|m| m == message_id))
+        self.open
+            .values()
+            .any(|b| b.message_ids.iter().any(|m| m == message_id))
     }
 
     /// Number of units in open batches.
@@ -389,7 +422,10 @@ impl<T> Batcher<T> {
             if let Some(batch) = self.open.remove(&key) {
                 match contexts.get(&key.line) {
                     Some(context) => out.push(close(context, batch)),
-                    None => out.push(Err(InvalidMessage::new(format!("unknown line {}", key.line)))),
+                    None => out.push(Err(InvalidMessage::new(format!(
+                        "unknown line {}",
+                        key.line
+                    )))),
                 }
             }
         }
@@ -435,10 +471,16 @@ mod tests {
         context.read_point = "urn:epc:id:sgln:0614141.00777.0".into();
         context.biz_location = "urn:epc:id:sgln:0614141.00888.0".into();
         let time = DeviceTime::parse("2024-03-01T09:30:00.123+01:00").unwrap();
-        let event = commissioning(&context, &[(unit("SN002"), time.clone()), (unit("SN001"), time)]).unwrap();
+        let event = commissioning(
+            &context,
+            &[(unit("SN002"), time.clone()), (unit("SN001"), time)],
+        )
+        .unwrap();
         assert_eq!(
             event.event_id.as_deref(),
-            Some("ni:///sha-256;b03e5e1ef5dcd81ba4ac5d45d8f53f81ce55ce9e9982c80822e9cf86ad2604fe?ver=CBV2.0")
+            Some(
+                "ni:///sha-256;b03e5e1ef5dcd81ba4ac5d45d8f53f81ce55ce9e9982c80822e9cf86ad2604fe?ver=CBV2.0"
+            )
         );
         assert_eq!(event.event_time_zone_offset.as_deref(), Some("+01:00"));
     }
@@ -462,20 +504,36 @@ mod tests {
             device_time: time.clone(),
             event,
         };
-        let rejected = single_event(&c, &message(LineEvent::Rejected { pack: unit("X").pack, reason: String::new() })).unwrap();
+        let rejected = single_event(
+            &c,
+            &message(LineEvent::Rejected {
+                pack: unit("X").pack,
+                reason: String::new(),
+            }),
+        )
+        .unwrap();
         assert_eq!(rejected.action, Some(Action::Delete));
-        assert_eq!(rejected.biz_step.as_ref().map(BizStep::as_str), Some("destroying"));
+        assert_eq!(
+            rejected.biz_step.as_ref().map(BizStep::as_str),
+            Some("destroying")
+        );
 
         let packed = single_event(
             &c,
             &message(LineEvent::Aggregated {
                 level: PackLevel::Case,
                 parent: Identifier::Sscc(sscc.clone()),
-                children: vec![Identifier::Sgtin(unit("A").pack), Identifier::Sgtin(unit("B").pack)],
+                children: vec![
+                    Identifier::Sgtin(unit("A").pack),
+                    Identifier::Sgtin(unit("B").pack),
+                ],
             }),
         )
         .unwrap();
-        assert_eq!(packed.parent_id.as_deref(), Some("urn:epc:id:sscc:0614141.1234567890"));
+        assert_eq!(
+            packed.parent_id.as_deref(),
+            Some("urn:epc:id:sscc:0614141.1234567890")
+        );
         assert_eq!(packed.child_epcs.as_ref().map(Vec::len), Some(2));
 
         let gln = Gln::parse("0614141000005").unwrap();
@@ -483,8 +541,14 @@ mod tests {
             &c,
             &message(LineEvent::Dispatched {
                 containers: vec![Identifier::Sscc(sscc)],
-                source: PartyLocation { party: gln.clone(), location: Gln::parse("0614141007776").unwrap() },
-                destination: PartyLocation { party: gln.clone(), location: gln },
+                source: PartyLocation {
+                    party: gln.clone(),
+                    location: Gln::parse("0614141007776").unwrap(),
+                },
+                destination: PartyLocation {
+                    party: gln.clone(),
+                    location: gln,
+                },
                 despatch_advice: Some("DA/1".into()),
             }),
         )
@@ -496,31 +560,48 @@ mod tests {
             "urn:epcglobal:cbv:bt:0614141000005:DA%2F1"
         );
         // Each written event validates against the EPCIS rules.
-        let mut document = pedigree_epcis::EpcisDocument::new(pedigree_epcis::DocumentKind::Document);
+        let mut document =
+            pedigree_epcis::EpcisDocument::new(pedigree_epcis::DocumentKind::Document);
         document.schema_version = Some("2.0".into());
         document.creation_date = Some(EpcisTime::new("2026-11-21T10:00:00Z"));
         document.events = vec![rejected, packed, shipped];
         let text = pedigree_epcis::json::write_document(&document);
         let back = pedigree_epcis::json::parse_document(&text).unwrap();
         assert_eq!(back.events.len(), 3);
-        assert_eq!(pedigree_epcis::hash::document_hash_ids(&back),
-            document.events.iter().map(|e| e.event_id.clone().unwrap()).collect::<Vec<_>>());
+        assert_eq!(
+            pedigree_epcis::hash::document_hash_ids(&back),
+            document
+                .events
+                .iter()
+                .map(|e| e.event_id.clone().unwrap())
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn batcher_flushes_on_size_and_age() {
         let c = context();
         let contexts: BTreeMap<String, LineContext> = [("L1".to_string(), c.clone())].into();
-        let mut batcher = Batcher::new(BatchLimits { epcs_per_event_max: 3, batch_age_ms_max: 1000 });
+        let mut batcher = Batcher::new(BatchLimits {
+            epcs_per_event_max: 3,
+            batch_age_ms_max: 1000,
+        });
         let time = DeviceTime::parse("2026-11-21T10:00:00Z").unwrap();
         for (i, serial) in ["1", "2"].iter().enumerate() {
-            let closed = batcher.add(&c, format!("m{i}"), unit(serial), time.clone(), i, 10).unwrap();
+            let closed = batcher
+                .add(&c, format!("m{i}"), unit(serial), time.clone(), i, 10)
+                .unwrap();
             assert!(closed.is_none());
         }
-        let closed = batcher.add(&c, "m2".into(), unit("3"), time.clone(), 2, 20).unwrap().unwrap();
+        let closed = batcher
+            .add(&c, "m2".into(), unit("3"), time.clone(), 2, 20)
+            .unwrap()
+            .unwrap();
         assert_eq!(closed.attachments, vec![0, 1, 2]);
         assert_eq!(closed.mapped.event.epc_list.as_ref().map(Vec::len), Some(3));
-        batcher.add(&c, "m3".into(), unit("4"), time, 3, 100).unwrap();
+        batcher
+            .add(&c, "m3".into(), unit("4"), time, 3, 100)
+            .unwrap();
         assert_eq!(batcher.next_deadline_ms(), Some(1100));
         assert!(batcher.take_expired(&contexts, 1099).is_empty());
         assert!(batcher.holds_message("m3"));

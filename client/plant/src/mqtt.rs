@@ -48,7 +48,11 @@ pub async fn run_mqtt_source(
     counters: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut options = MqttOptions::new(settings.client_id.clone(), settings.host.clone(), settings.port);
+    let mut options = MqttOptions::new(
+        settings.client_id.clone(),
+        settings.host.clone(),
+        settings.port,
+    );
     options
         .set_keep_alive(settings.keep_alive)
         .set_manual_acks(true)
@@ -58,7 +62,8 @@ pub async fn run_mqtt_source(
         options.set_credentials(user.clone(), password.clone());
     }
     let (client, mut eventloop) = AsyncClient::new(options, 256);
-    let (ack_sender, ack_receiver) = mpsc::channel::<(Publish, oneshot::Receiver<Receipt>)>(ACKS_PENDING_MAX);
+    let (ack_sender, ack_receiver) =
+        mpsc::channel::<(Publish, oneshot::Receiver<Receipt>)>(ACKS_PENDING_MAX);
     let acker = tokio::spawn(acknowledge_in_order(client.clone(), ack_receiver));
     let filter = Topic::site_filter(&settings.site);
     let mut backoff = Duration::from_millis(100);
@@ -96,7 +101,9 @@ pub async fn run_mqtt_source(
             }
         }
     }
-    counters.mqtt_subscribed.store(0, std::sync::atomic::Ordering::Relaxed);
+    counters
+        .mqtt_subscribed
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     drop(ack_sender);
     // Let the acker finish the receipts it already has, then disconnect.
     let _ = tokio::time::timeout(Duration::from_secs(2), acker).await;
@@ -121,7 +128,10 @@ async fn handle_publish(
         if topic.site == settings.site {
             Ok(message)
         } else {
-            Err(crate::error::InvalidMessage::new(format!("topic is for site {:?}", topic.site)))
+            Err(crate::error::InvalidMessage::new(format!(
+                "topic is for site {:?}",
+                topic.site
+            )))
         }
     });
     match parsed {

@@ -168,7 +168,7 @@ impl FeistelPermutation {
 /// A forward-only counter persisted in reserved blocks.
 ///
 /// The file holds the *reservation limit*: every value handed out is below
-/// it. [`CounterStore::next`] writes a new limit (temporary file, fsync,
+/// it. [`CounterStore::take_next`] writes a new limit (temporary file, fsync,
 /// rename, directory fsync) before handing out the first value of a block,
 /// and [`CounterStore::open`] resumes at the stored limit, so no value is
 /// ever handed out twice, even across crashes. At most one block is skipped
@@ -188,10 +188,13 @@ impl CounterStore {
             source,
         };
         let reserved_limit = match fs::read_to_string(path) {
-            Ok(text) => text.trim().parse::<u64>().map_err(|e| SerialError::BadState {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?,
+            Ok(text) => text
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| SerialError::BadState {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(io(e)),
         };
@@ -204,7 +207,7 @@ impl CounterStore {
 
     /// Hands out the next value (reserving and persisting a new block when
     /// the current one is used up).
-    pub fn next(&mut self) -> Result<u64, SerialError> {
+    pub fn take_next(&mut self) -> Result<u64, SerialError> {
         if self.next_value >= self.reserved_limit {
             let limit = self.next_value + COUNTER_RESERVATION_BLOCK;
             write_durably(&self.path, format!("{limit}\n").as_bytes()).map_err(|source| {
@@ -302,7 +305,7 @@ impl SerialAllocator {
                 issued_max: self.issued_max,
             });
         }
-        let value = self.counter.next()?;
+        let value = self.counter.take_next()?;
         let digits = self.permutation.permute(value);
         let width = self.permutation.width_digits() as usize;
         Ok(format!("{}{digits:0width$}", self.namespace))
@@ -339,20 +342,27 @@ impl SsccAllocator {
         state_dir: &Path,
     ) -> Result<Self, SerialError> {
         if extension_digit > 9 {
-            return Err(SerialError::Config("SSCC extension digit must be 0-9".into()));
+            return Err(SerialError::Config(
+                "SSCC extension digit must be 0-9".into(),
+            ));
         }
-        if !(6..=12).contains(&company_prefix.len()) || !company_prefix.bytes().all(|b| b.is_ascii_digit()) {
+        if !(6..=12).contains(&company_prefix.len())
+            || !company_prefix.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(SerialError::Config(format!(
                 "company prefix {company_prefix:?} must be 6-12 digits"
             )));
         }
-        if namespace.is_empty() || namespace.len() > 4 || !namespace.bytes().all(|b| b.is_ascii_digit()) {
+        if namespace.is_empty()
+            || namespace.len() > 4
+            || !namespace.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(SerialError::Config(format!(
                 "SSCC namespace {namespace:?} must be 1-4 digits"
             )));
         }
         let serial_reference_digits = 16 - company_prefix.len();
-        let width = serial_reference_digits.checked_sub(namespace.len()).unwrap_or(0);
+        let width = serial_reference_digits.saturating_sub(namespace.len());
         if width < 2 {
             return Err(SerialError::Config(format!(
                 "company prefix {company_prefix} and namespace {namespace} leave fewer than 2 digits for the serial reference"
@@ -360,9 +370,9 @@ impl SsccAllocator {
         }
         let tweak = format!("sscc:{extension_digit}:{company_prefix}:{namespace}");
         let permutation = FeistelPermutation::new(key, tweak.as_bytes(), width as u32)?;
-        let counter = CounterStore::open(
-            &state_dir.join(format!("sscc-{extension_digit}{company_prefix}{namespace}.counter")),
-        )?;
+        let counter = CounterStore::open(&state_dir.join(format!(
+            "sscc-{extension_digit}{company_prefix}{namespace}.counter"
+        )))?;
         Ok(Self {
             extension_digit,
             company_prefix: company_prefix.to_string(),
@@ -380,7 +390,7 @@ impl SsccAllocator {
                 issued_max: self.permutation.domain(),
             });
         }
-        let value = self.counter.next()?;
+        let value = self.counter.take_next()?;
         let digits = self.permutation.permute(value);
         let width = self.permutation.width_digits() as usize;
         let body = format!(
@@ -415,7 +425,8 @@ mod tests {
         // Exhaustive on every shape: even widths (no cycle walking) and odd
         // ones (cycle walking from the square domain).
         for width in 2..=4 {
-            let p = FeistelPermutation::new(key_from_seed("t", u64::from(width)), b"ns", width).unwrap();
+            let p = FeistelPermutation::new(key_from_seed("t", u64::from(width)), b"ns", width)
+                .unwrap();
             let mut seen = vec![false; p.domain() as usize];
             for x in 0..p.domain() {
                 let y = p.permute(x);
@@ -427,12 +438,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// For any key, namespace and width up to 18 digits, `invert` undoes
+        /// `permute` and the image stays in the domain.
+        #[test]
+        fn permutation_round_trips(key in proptest::array::uniform32(0u8..), tweak in "[A-Z0-9]{1,8}", width in 2u32..=18, x in 0u64..u64::MAX) {
+            let p = FeistelPermutation::new(key, tweak.as_bytes(), width).unwrap();
+            let x = x % p.domain();
+            let y = p.permute(x);
+            proptest::prop_assert!(y < p.domain());
+            proptest::prop_assert_eq!(p.invert(y), x);
+        }
+    }
+
     #[test]
     fn permutation_is_not_sequential() {
         let p = FeistelPermutation::new(key_from_seed("t", 1), b"A1", 12).unwrap();
         let outputs: Vec<u64> = (0..1000).map(|x| p.permute(x)).collect();
         let ascending_steps = outputs.windows(2).filter(|w| w[1] == w[0] + 1).count();
-        assert_eq!(ascending_steps, 0, "consecutive counters gave consecutive serials");
+        assert_eq!(
+            ascending_steps, 0,
+            "consecutive counters gave consecutive serials"
+        );
         // Different tweaks (namespaces) under one key give different sequences.
         let q = FeistelPermutation::new(key_from_seed("t", 1), b"A2", 12).unwrap();
         let same = (0..1000).filter(|&x| p.permute(x) == q.permute(x)).count();
@@ -465,7 +492,10 @@ mod tests {
         for _ in 0..100 {
             allocator.next_serial().unwrap();
         }
-        assert!(matches!(allocator.next_serial(), Err(SerialError::Exhausted { .. })));
+        assert!(matches!(
+            allocator.next_serial(),
+            Err(SerialError::Exhausted { .. })
+        ));
         assert!(SerialAllocator::open("Z", 3, [3; 32], dir.path()).is_err());
         assert!(SerialAllocator::open("bad-ns", 8, [3; 32], dir.path()).is_err());
     }
@@ -475,8 +505,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut seen = BTreeSet::new();
         for namespace in ["01", "02"] {
-            let mut allocator = SsccAllocator::open(3, "0614141", namespace, [9; 32], dir.path()).unwrap();
-            for _ in 0..2000 {
+            let mut allocator =
+                SsccAllocator::open(3, "0614141", namespace, [9; 32], dir.path()).unwrap();
+            for _ in 0..1000 {
                 let sscc = allocator.next_sscc().unwrap();
                 let text = sscc.as_str();
                 assert!(text.starts_with(&format!("30614141{namespace}")));

@@ -111,8 +111,19 @@ impl Simulator {
         let key = settings
             .serial_key
             .unwrap_or_else(|| key_from_seed("simulator", settings.seed));
-        let serials = SerialAllocator::open(&settings.serial_namespace, settings.serial_digits, key, state_dir)?;
-        let ssccs = SsccAllocator::open(0, &settings.company_prefix, &settings.sscc_namespace, key, state_dir)?;
+        let serials = SerialAllocator::open(
+            &settings.serial_namespace,
+            settings.serial_digits,
+            key,
+            state_dir,
+        )?;
+        let ssccs = SsccAllocator::open(
+            0,
+            &settings.company_prefix,
+            &settings.sscc_namespace,
+            key,
+            state_dir,
+        )?;
         Ok(Self {
             rng: ChaCha8Rng::seed_from_u64(settings.seed),
             settings,
@@ -159,7 +170,8 @@ impl Simulator {
     fn print_unit(&mut self) -> Result<(), SerialError> {
         let interval_ms = 60_000 / i64::from(self.settings.units_per_minute);
         let time = DeviceTime::from_unix_millis(
-            self.settings.start_unix_millis + interval_ms * i64::try_from(self.unit_index).unwrap_or(i64::MAX),
+            self.settings.start_unix_millis
+                + interval_ms * i64::try_from(self.unit_index).unwrap_or(i64::MAX),
         );
         self.unit_index += 1;
         let serial = self.serials.next_serial()?;
@@ -182,7 +194,8 @@ impl Simulator {
             lot: self.settings.lot.clone(),
             expiry: self.settings.expiry.clone(),
         };
-        self.queue.push_back(self.message(id, &time, LineEvent::Printed(unit)));
+        self.queue
+            .push_back(self.message(id, &time, LineEvent::Printed(unit)));
         let item = Identifier::Sgtin(pack);
         match (&self.settings.bundle_gtin, self.settings.bundle_size) {
             (Some(bundle_gtin), size) if size > 1 => {
@@ -197,11 +210,14 @@ impl Simulator {
                         lot: self.settings.lot.clone(),
                         expiry: self.settings.expiry.clone(),
                     };
-                    let print_id = format!("sim:printed:{}:{}", bundle_pack.gtin, bundle_pack.serial);
-                    self.queue.push_back(self.message(print_id, &time, LineEvent::Printed(unit)));
+                    let print_id =
+                        format!("sim:printed:{}:{}", bundle_pack.gtin, bundle_pack.serial);
+                    self.queue
+                        .push_back(self.message(print_id, &time, LineEvent::Printed(unit)));
                     let parent = Identifier::Sgtin(bundle_pack.clone());
                     let children = std::mem::take(&mut self.bundle);
-                    let pack_id = format!("sim:aggregated:{}:{}", bundle_pack.gtin, bundle_pack.serial);
+                    let pack_id =
+                        format!("sim:aggregated:{}:{}", bundle_pack.gtin, bundle_pack.serial);
                     let event = LineEvent::Aggregated {
                         level: PackLevel::Bundle,
                         parent: parent.clone(),
@@ -241,22 +257,29 @@ impl Simulator {
             parent: Identifier::Sscc(pallet.clone()),
             children,
         };
-        self.queue.push_back(self.message(format!("sim:aggregated:{pallet}"), time, event));
+        self.queue
+            .push_back(self.message(format!("sim:aggregated:{pallet}"), time, event));
         let event = LineEvent::Dispatched {
             containers: vec![Identifier::Sscc(pallet.clone())],
             source: self.settings.source.clone(),
             destination: self.settings.destination.clone(),
             despatch_advice: None,
         };
-        self.queue.push_back(self.message(format!("sim:dispatched:{pallet}"), time, event));
+        self.queue
+            .push_back(self.message(format!("sim:dispatched:{pallet}"), time, event));
         Ok(())
     }
 }
 
-/// Feeds simulator messages to the adapter, waiting for each receipt
-/// (backpressure). With `paced`, units follow the configured rate in real
-/// time; otherwise as fast as the adapter takes them. Stops after
-/// `units_max` units (if given), on shutdown, or when the adapter is gone.
+/// Messages the simulator keeps in flight (sent, receipt not yet back),
+/// like the in-flight window of an MQTT session: enough to fill batches.
+pub const IN_FLIGHT_MAX: usize = 512;
+
+/// Feeds simulator messages to the adapter with up to [`IN_FLIGHT_MAX`]
+/// receipts outstanding (backpressure). With `paced`, units follow the
+/// configured rate in real time; otherwise as fast as the adapter takes
+/// them. Stops after `units_max` units (if given) once every receipt is
+/// back, on shutdown, or when the adapter is gone.
 pub async fn run_simulator(
     mut simulator: Simulator,
     inbound: mpsc::Sender<Inbound>,
@@ -266,9 +289,23 @@ pub async fn run_simulator(
 ) -> Result<u64, SerialError> {
     let mut ticker = tokio::time::interval(simulator.unit_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut in_flight: VecDeque<oneshot::Receiver<Receipt>> = VecDeque::new();
     loop {
-        if units_max.is_some_and(|max| simulator.units_printed() >= max) && simulator.queue.is_empty() {
-            return Ok(simulator.units_printed());
+        let finished = units_max.is_some_and(|max| simulator.units_printed() >= max)
+            && simulator.queue.is_empty();
+        if finished || in_flight.len() >= IN_FLIGHT_MAX {
+            let Some(oldest) = in_flight.pop_front() else {
+                return Ok(simulator.units_printed());
+            };
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(simulator.units_printed()),
+                receipt = oldest => match receipt {
+                    Ok(Receipt::Refused(reason)) => tracing::warn!(%reason, "simulator message refused"),
+                    Ok(_) => {}
+                    Err(_) => return Ok(simulator.units_printed()),
+                },
+            }
+            continue;
         }
         if paced && simulator.queue.is_empty() {
             tokio::select! {
@@ -288,14 +325,7 @@ pub async fn run_simulator(
                 return Ok(simulator.units_printed());
             },
         }
-        tokio::select! {
-            _ = shutdown.changed() => return Ok(simulator.units_printed()),
-            receipt = receiver => match receipt {
-                Ok(Receipt::Refused(reason)) => tracing::warn!(%reason, "simulator message refused"),
-                Ok(_) => {}
-                Err(_) => return Ok(simulator.units_printed()),
-            },
-        }
+        in_flight.push_back(receiver);
     }
 }
 
@@ -323,8 +353,14 @@ mod tests {
             serial_digits: 10,
             company_prefix: "0614141".into(),
             sscc_namespace: "11".into(),
-            source: PartyLocation { party: gln.clone(), location: gln.clone() },
-            destination: PartyLocation { party: gln.clone(), location: gln },
+            source: PartyLocation {
+                party: gln.clone(),
+                location: gln.clone(),
+            },
+            destination: PartyLocation {
+                party: gln.clone(),
+                location: gln,
+            },
             serial_key: None,
         }
     }
@@ -332,7 +368,9 @@ mod tests {
     fn run(seed: u64, count: usize) -> Vec<LineMessage> {
         let dir = tempfile::tempdir().unwrap();
         let mut simulator = Simulator::new(settings(seed), dir.path()).unwrap();
-        (0..count).map(|_| simulator.next_message().unwrap()).collect()
+        (0..count)
+            .map(|_| simulator.next_message().unwrap())
+            .collect()
     }
 
     #[test]
@@ -344,10 +382,27 @@ mod tests {
     #[test]
     fn structure_of_a_pallet() {
         let messages = run(1, 400);
-        let count = |f: &dyn Fn(&LineEvent) -> bool| messages.iter().filter(|m| f(&m.event)).count();
+        let count =
+            |f: &dyn Fn(&LineEvent) -> bool| messages.iter().filter(|m| f(&m.event)).count();
         let printed = count(&|e| matches!(e, LineEvent::Printed(_)));
-        let cases = count(&|e| matches!(e, LineEvent::Aggregated { level: PackLevel::Case, .. }));
-        let pallets = count(&|e| matches!(e, LineEvent::Aggregated { level: PackLevel::Pallet, .. }));
+        let cases = count(&|e| {
+            matches!(
+                e,
+                LineEvent::Aggregated {
+                    level: PackLevel::Case,
+                    ..
+                }
+            )
+        });
+        let pallets = count(&|e| {
+            matches!(
+                e,
+                LineEvent::Aggregated {
+                    level: PackLevel::Pallet,
+                    ..
+                }
+            )
+        });
         let dispatched = count(&|e| matches!(e, LineEvent::Dispatched { .. }));
         assert!(count(&|e| matches!(e, LineEvent::Rejected { .. })) > 0);
         assert!(cases >= printed / 4 - 1 && cases <= printed / 4);

@@ -66,8 +66,9 @@ pub enum SpoolRecord {
         /// Message IDs of recently spooled events, oldest first.
         recent_message_ids: Vec<String>,
     },
-    /// An event waiting for the ledger.
-    Event(SpooledEvent),
+    /// An event waiting for the ledger (boxed: events are large, and the
+    /// other records small).
+    Event(Box<SpooledEvent>),
     /// Every event with a sequence number up to and including this one has a
     /// definite outcome.
     Done {
@@ -197,7 +198,10 @@ fn checksum(payload: &[u8]) -> [u8; 8] {
 fn encode(record: &SpoolRecord, out: &mut Vec<u8>) -> Result<(), SpoolError> {
     let payload = serde_json::to_vec(record).map_err(|e| SpoolError::Encode(e.to_string()))?;
     if payload.len() > RECORD_BYTES_MAX {
-        return Err(SpoolError::Encode(format!("record of {} bytes is too large", payload.len())));
+        return Err(SpoolError::Encode(format!(
+            "record of {} bytes is too large",
+            payload.len()
+        )));
     }
     let length = u32::try_from(payload.len()).map_err(|e| SpoolError::Encode(e.to_string()))?;
     out.extend_from_slice(&length.to_le_bytes());
@@ -248,14 +252,20 @@ impl Spool {
         File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(io_error(&path))?;
-        if bytes.len() < HEADER_BYTES as usize || bytes[..8] != MAGIC[..] || bytes[8..12] != VERSION.to_le_bytes() {
+        if bytes.len() < HEADER_BYTES as usize
+            || bytes[..8] != MAGIC[..]
+            || bytes[8..12] != VERSION.to_le_bytes()
+        {
             return Err(SpoolError::BadHeader { path });
         }
         let mut spool = Self {
             directory: directory.to_path_buf(),
             path: path.clone(),
             // Replaced below once the valid length is known.
-            file: OpenOptions::new().append(true).open(&path).map_err(io_error(&path))?,
+            file: OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io_error(&path))?,
             limits,
             next_seq: 1,
             live: VecDeque::new(),
@@ -267,13 +277,19 @@ impl Spool {
         let valid_length = spool.replay(&bytes)?;
         let file_length = bytes.len() as u64;
         if valid_length < file_length {
-            let file = OpenOptions::new().write(true).open(&path).map_err(io_error(&path))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(io_error(&path))?;
             file.set_len(valid_length).map_err(io_error(&path))?;
             file.sync_all().map_err(io_error(&path))?;
             spool.recovery.truncated_bytes = file_length - valid_length;
             tracing::warn!(path = %path.display(), bytes = file_length - valid_length, "spool: truncated a torn tail");
         }
-        let mut file = OpenOptions::new().append(true).open(&path).map_err(io_error(&path))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
         file.seek(SeekFrom::End(0)).map_err(io_error(&path))?;
         spool.file = file;
         spool.recovery.live_events = spool.live.len();
@@ -309,14 +325,18 @@ impl Spool {
                 if end == rest.len() {
                     return Ok(offset as u64);
                 }
-                return Err(corrupt(offset, "checksum mismatch before the last record".into()));
+                return Err(corrupt(
+                    offset,
+                    "checksum mismatch before the last record".into(),
+                ));
             }
             if length > RECORD_BYTES_MAX {
                 return Err(corrupt(offset, format!("record of {length} bytes")));
             }
             let record: SpoolRecord = serde_json::from_slice(payload)
                 .map_err(|e| corrupt(offset, format!("undecodable record: {e}")))?;
-            self.apply(record).map_err(|reason| corrupt(offset, reason))?;
+            self.apply(record)
+                .map_err(|reason| corrupt(offset, reason))?;
             self.recovery.records += 1;
             offset += end;
         }
@@ -346,7 +366,7 @@ impl Spool {
                 for id in &event.message_ids {
                     self.recent.insert(id);
                 }
-                self.live.push_back(event);
+                self.live.push_back(*event);
             }
             SpoolRecord::Done { through_seq } => {
                 while self.live.front().is_some_and(|e| e.seq <= through_seq) {
@@ -401,7 +421,7 @@ impl Spool {
                 message_ids: new.message_ids,
                 event: new.event,
             };
-            encode(&SpoolRecord::Event(event.clone()), &mut bytes)?;
+            encode(&SpoolRecord::Event(Box::new(event.clone())), &mut bytes)?;
             spooled.push(event);
             seq += 1;
         }
@@ -426,7 +446,10 @@ impl Spool {
     /// outcome, and compacts the file when enough is done.
     pub fn mark_done(&mut self, through_seq: u64) -> Result<(), SpoolError> {
         let first = self.live.front().map(|e| e.seq);
-        assert!(first.is_some_and(|s| s <= through_seq), "mark_done({through_seq}) with nothing to finish");
+        assert!(
+            first.is_some_and(|s| s <= through_seq),
+            "mark_done({through_seq}) with nothing to finish"
+        );
         let mut bytes = Vec::new();
         encode(&SpoolRecord::Done { through_seq }, &mut bytes)?;
         self.file.write_all(&bytes).map_err(io_error(&self.path))?;
@@ -448,9 +471,17 @@ impl Spool {
             next_seq: self.next_seq,
             recent_message_ids: self.recent.order.iter().cloned().collect(),
         });
-        records.extend(self.live.iter().cloned().map(SpoolRecord::Event));
+        records.extend(
+            self.live
+                .iter()
+                .cloned()
+                .map(|e| SpoolRecord::Event(Box::new(e))),
+        );
         write_fresh(&self.directory, &self.path, &records)?;
-        let mut file = OpenOptions::new().append(true).open(&self.path).map_err(io_error(&self.path))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io_error(&self.path))?;
         file.seek(SeekFrom::End(0)).map_err(io_error(&self.path))?;
         self.file = file;
         self.done_events_in_file = 0;
@@ -460,7 +491,9 @@ impl Spool {
 
     /// Size of the spool file in bytes.
     pub fn file_bytes(&self) -> Result<u64, SpoolError> {
-        fs::metadata(&self.path).map(|m| m.len()).map_err(io_error(&self.path))
+        fs::metadata(&self.path)
+            .map(|m| m.len())
+            .map_err(io_error(&self.path))
     }
 
     /// Path of the spool file.
@@ -498,11 +531,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spool = Spool::open(dir.path(), limits()).unwrap();
         let spooled = spool.append((0..4).map(new_event).collect()).unwrap();
-        assert_eq!(spooled.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            spooled.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         spool.mark_done(2).unwrap();
         drop(spool);
         let mut spool = Spool::open(dir.path(), limits()).unwrap();
-        assert_eq!(spool.live().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(
+            spool.live().iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
         assert!(spool.has_message("m0"));
         spool.append((4..10).map(new_event).collect()).unwrap();
         let before = spool.file_bytes().unwrap();
@@ -510,8 +549,14 @@ mod tests {
         assert!(spool.file_bytes().unwrap() < before);
         drop(spool);
         let spool = Spool::open(dir.path(), limits()).unwrap();
-        assert_eq!(spool.live().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![9, 10]);
-        assert!(spool.has_message("m1"), "checkpoint keeps recent message IDs");
+        assert_eq!(
+            spool.live().iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![9, 10]
+        );
+        assert!(
+            spool.has_message("m1"),
+            "checkpoint keeps recent message IDs"
+        );
         assert_eq!(spool.next_seq, 11);
     }
 
@@ -528,7 +573,11 @@ mod tests {
         spool.append(vec![new_event(3)]).unwrap();
         drop(spool);
         let with_last = fs::read(&path).unwrap();
-        for cut in full.len()..with_last.len() {
+        // Every cut near both ends of the record (header, checksum, JSON
+        // start and end) and a stride through the middle; each one reopens.
+        let (start, end) = (full.len(), with_last.len());
+        let cuts = (start..end).filter(|c| c - start < 24 || end - c < 24 || (c - start) % 29 == 0);
+        for cut in cuts {
             fs::write(&path, &with_last[..cut]).unwrap();
             let spool = Spool::open(dir.path(), limits()).unwrap();
             assert_eq!(spool.live_len(), 3, "cut at {cut}");
@@ -563,16 +612,131 @@ mod tests {
             other => panic!("expected Corrupt, got {other:?}"),
         }
         fs::write(&path, b"NOTSPOOL0000").unwrap();
-        assert!(matches!(Spool::open(dir.path(), limits()), Err(SpoolError::BadHeader { .. })));
+        assert!(matches!(
+            Spool::open(dir.path(), limits()),
+            Err(SpoolError::BadHeader { .. })
+        ));
     }
 
     #[test]
     fn full_spool_reports_full() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spool = Spool::open(dir.path(), SpoolLimits { live_events_max: 2, ..limits() }).unwrap();
+        let mut spool = Spool::open(
+            dir.path(),
+            SpoolLimits {
+                live_events_max: 2,
+                ..limits()
+            },
+        )
+        .unwrap();
         spool.append((0..2).map(new_event).collect()).unwrap();
         assert!(spool.is_full());
         spool.mark_done(1).unwrap();
         assert!(!spool.is_full());
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    //! Model-based property test: any sequence of appends, done marks,
+    //! compactions, clean reopens and crashes in the middle of an append
+    //! leaves the spool equal to a simple in-memory model.
+
+    use super::*;
+    use pedigree_epcis::{EpcisTime, EventType};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Operation {
+        Append(usize),
+        Done(usize),
+        Reopen,
+        CrashDuringAppend { keep_per_mille: u16 },
+    }
+
+    fn operation() -> impl Strategy<Value = Operation> {
+        prop_oneof![
+            4 => (1usize..5).prop_map(Operation::Append),
+            3 => (1usize..6).prop_map(Operation::Done),
+            1 => Just(Operation::Reopen),
+            2 => (0u16..1000).prop_map(|keep_per_mille| Operation::CrashDuringAppend { keep_per_mille }),
+        ]
+    }
+
+    fn new_event(n: u64) -> NewEvent {
+        let mut event = EpcisEvent::new(EventType::ObjectEvent);
+        event.event_time = Some(EpcisTime::new("2026-01-01T00:00:00Z"));
+        event.event_id = Some(format!("ni:///sha-256;{n:064x}?ver=CBV2.0"));
+        NewEvent {
+            line: "L1".into(),
+            message_ids: vec![format!("m{n}")],
+            event,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn spool_matches_model(operations in proptest::collection::vec(operation(), 1..40)) {
+            let dir = tempfile::tempdir().unwrap();
+            let limits = SpoolLimits { live_events_max: 1000, compact_after_done_events: 4, message_ids_remembered_max: 1000 };
+            let mut spool = Spool::open(dir.path(), limits).unwrap();
+            let mut model: VecDeque<(u64, String)> = VecDeque::new();
+            let mut next_seq = 1u64;
+            let mut counter = 0u64;
+            for operation in operations {
+                match operation {
+                    Operation::Append(n) => {
+                        let events: Vec<NewEvent> = (0..n).map(|_| { counter += 1; new_event(counter) }).collect();
+                        for event in &events {
+                            model.push_back((next_seq, event.event.event_id.clone().unwrap()));
+                            next_seq += 1;
+                        }
+                        spool.append(events).unwrap();
+                    }
+                    Operation::Done(n) => {
+                        let n = n.min(model.len());
+                        if n > 0 {
+                            let through = model[n - 1].0;
+                            spool.mark_done(through).unwrap();
+                            model.drain(..n);
+                        }
+                    }
+                    Operation::Reopen => {
+                        drop(spool);
+                        spool = Spool::open(dir.path(), limits).unwrap();
+                    }
+                    Operation::CrashDuringAppend { keep_per_mille } => {
+                        // Part of a frame reaches the disk, then the process dies.
+                        let mut frame = Vec::new();
+                        let record = SpoolRecord::Event(Box::new(SpooledEvent {
+                            seq: next_seq,
+                            event_id: "torn".into(),
+                            line: "L1".into(),
+                            message_ids: vec!["torn".into()],
+                            event: new_event(0).event,
+                        }));
+                        encode(&record, &mut frame).unwrap();
+                        let keep = frame.len() * usize::from(keep_per_mille) / 1000;
+                        let path = spool.path().to_path_buf();
+                        drop(spool);
+                        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+                        file.write_all(&frame[..keep]).unwrap();
+                        drop(file);
+                        spool = Spool::open(dir.path(), limits).unwrap();
+                        prop_assert!(!spool.has_message("torn"));
+                    }
+                }
+                let live: Vec<(u64, String)> = spool.live().iter().map(|e| (e.seq, e.event_id.clone())).collect();
+                prop_assert_eq!(&live, &model.iter().cloned().collect::<Vec<_>>());
+            }
+            // Sequence numbers are never reused, even across compactions.
+            drop(spool);
+            let mut spool = Spool::open(dir.path(), limits).unwrap();
+            counter += 1;
+            let appended = spool.append(vec![new_event(counter)]).unwrap();
+            prop_assert_eq!(appended[0].seq, next_seq);
+        }
     }
 }

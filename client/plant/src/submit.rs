@@ -69,7 +69,8 @@ impl FileSubmitter {
     /// Opens (creating if needed) the output directory and indexes the
     /// event IDs of the documents in it.
     pub fn open(directory: &Path) -> Result<Self, SubmitError> {
-        let transport = |e: std::io::Error| SubmitError::Transport(format!("{}: {e}", directory.display()));
+        let transport =
+            |e: std::io::Error| SubmitError::Transport(format!("{}: {e}", directory.display()));
         fs::create_dir_all(directory).map_err(transport)?;
         let mut written = HashSet::new();
         let mut entries: Vec<PathBuf> = fs::read_dir(directory)
@@ -106,7 +107,8 @@ impl FileSubmitter {
         document.creation_date = Some(EpcisTime::new(crate::time::now_utc().as_str()));
         let mut in_this_batch = HashSet::new();
         for spooled in batch {
-            let fresh = !self.written.contains(&spooled.event_id) && in_this_batch.insert(spooled.event_id.clone());
+            let fresh = !self.written.contains(&spooled.event_id)
+                && in_this_batch.insert(spooled.event_id.clone());
             if fresh {
                 document.events.push(spooled.event.clone());
                 outcomes.push(EventOutcome::Accepted);
@@ -118,8 +120,9 @@ impl FileSubmitter {
             if !document.events.is_empty() {
                 let name = format!("epcis-{:020}-{:020}.jsonld", first.seq, last.seq);
                 let text = pedigree_epcis::json::write_document(&document);
-                crate::serial::write_durably(&self.directory.join(name), text.as_bytes())
-                    .map_err(|e| SubmitError::Transport(format!("{}: {e}", self.directory.display())))?;
+                crate::serial::write_durably(&self.directory.join(name), text.as_bytes()).map_err(
+                    |e| SubmitError::Transport(format!("{}: {e}", self.directory.display())),
+                )?;
             }
         }
         self.written.extend(in_this_batch);

@@ -73,15 +73,27 @@ pub fn parse_command(line: &str) -> Result<CameraCommand, InvalidMessage> {
     };
     match verb {
         "NOREAD" => Ok(CameraCommand::NoRead),
-        "READ" | "REJECT" if code.is_empty() => Err(InvalidMessage::new(format!("{verb} needs an element string"))),
-        "READ" => Ok(CameraCommand::Read { time, code: code.to_string() }),
-        "REJECT" => Ok(CameraCommand::Reject { time, code: code.to_string() }),
+        "READ" | "REJECT" if code.is_empty() => Err(InvalidMessage::new(format!(
+            "{verb} needs an element string"
+        ))),
+        "READ" => Ok(CameraCommand::Read {
+            time,
+            code: code.to_string(),
+        }),
+        "REJECT" => Ok(CameraCommand::Reject {
+            time,
+            code: code.to_string(),
+        }),
         _ => Err(InvalidMessage::new(format!("unknown command {verb:?}"))),
     }
 }
 
 /// Turns a READ or REJECT into a line message for `line`.
-pub fn command_message(line: &str, device: &str, command: CameraCommand) -> Result<Option<LineMessage>, InvalidMessage> {
+pub fn command_message(
+    line: &str,
+    device: &str,
+    command: CameraCommand,
+) -> Result<Option<LineMessage>, InvalidMessage> {
     let (verb, time, code) = match command {
         CameraCommand::NoRead => return Ok(None),
         CameraCommand::Read { time, code } => ("read", time, code),
@@ -89,7 +101,8 @@ pub fn command_message(line: &str, device: &str, command: CameraCommand) -> Resu
     };
     let time = time.unwrap_or_else(now_utc);
     let context = ParseContext::new(ReferenceYear(time.utc_year()));
-    let data = parse_any(&code, &context).map_err(|e| InvalidMessage::new(format!("element string: {e}")))?;
+    let data = parse_any(&code, &context)
+        .map_err(|e| InvalidMessage::new(format!("element string: {e}")))?;
     let need = |value: Option<String>, ai: &str| {
         value.ok_or_else(|| InvalidMessage::new(format!("element string has no ({ai})")))
     };
@@ -169,11 +182,18 @@ async fn serve_connection(
     let device = format!("tcp-{peer}");
     let (reader, mut writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
-    let (reply_sender, mut reply_receiver) = mpsc::channel::<oneshot::Receiver<String>>(REPLIES_PENDING_MAX);
+    let (reply_sender, mut reply_receiver) =
+        mpsc::channel::<oneshot::Receiver<String>>(REPLIES_PENDING_MAX);
     let writer_task = tokio::spawn(async move {
         while let Some(reply) = reply_receiver.recv().await {
-            let text = reply.await.unwrap_or_else(|_| "ERR adapter stopped before storing".to_string());
-            if writer.write_all(format!("{text}\n").as_bytes()).await.is_err() {
+            let text = reply
+                .await
+                .unwrap_or_else(|_| "ERR adapter stopped before storing".to_string());
+            if writer
+                .write_all(format!("{text}\n").as_bytes())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -210,7 +230,8 @@ async fn serve_connection(
         if reply_sender.send(receiver).await.is_err() {
             break;
         }
-        let message = parse_command(&text).and_then(|command| command_message(&line, &device, command));
+        let message =
+            parse_command(&text).and_then(|command| command_message(&line, &device, command));
         match message {
             Ok(None) => {
                 Counters::add(&counters.noread, 1);
@@ -257,10 +278,14 @@ mod tests {
     fn commands() {
         assert_eq!(parse_command("NOREAD").unwrap(), CameraCommand::NoRead);
         assert_eq!(parse_command("NOREAD\r").unwrap(), CameraCommand::NoRead);
-        let read = parse_command("READ @2026-11-21T10:00:00Z (01)10614141073464(17)281130(10)L1(21)S1").unwrap();
+        let read =
+            parse_command("READ @2026-11-21T10:00:00Z (01)10614141073464(17)281130(10)L1(21)S1")
+                .unwrap();
         let message = command_message("L1", "cam", read).unwrap().unwrap();
         assert_eq!(message.message_id, "tcp:L1:read:10614141073464:S1");
-        let LineEvent::Printed(unit) = message.event else { panic!("not a print") };
+        let LineEvent::Printed(unit) = message.event else {
+            panic!("not a print")
+        };
         assert_eq!(unit.expiry, "2028-11-30");
         let reject = parse_command("REJECT ]d2011061414107346421S2").unwrap();
         assert!(matches!(
@@ -270,6 +295,11 @@ mod tests {
         assert!(parse_command("READ").is_err());
         assert!(parse_command("PING").is_err());
         let no_lot = parse_command("READ (01)10614141073464(21)S1").unwrap();
-        assert!(command_message("L1", "cam", no_lot).unwrap_err().to_string().contains("(10)"));
+        assert!(
+            command_message("L1", "cam", no_lot)
+                .unwrap_err()
+                .to_string()
+                .contains("(10)")
+        );
     }
 }

@@ -20,14 +20,16 @@ pub struct DeviceTime {
 impl DeviceTime {
     /// Parses `YYYY-MM-DDThh:mm:ss[.fff]` followed by `Z` or `±hh:mm`.
     pub fn parse(text: &str) -> Result<Self, InvalidMessage> {
-        let parts = EpcisTime::new(text)
-            .parse()
-            .ok_or_else(|| InvalidMessage::new(format!("device_time {text:?} is not an RFC 3339 date-time")))?;
+        let parts = EpcisTime::new(text).parse().ok_or_else(|| {
+            InvalidMessage::new(format!("device_time {text:?} is not an RFC 3339 date-time"))
+        })?;
         let offset_minutes = parts.offset_minutes.ok_or_else(|| {
             InvalidMessage::new(format!("device_time {text:?} has no UTC offset"))
         })?;
         if !(1970..=9999).contains(&parts.year) {
-            return Err(InvalidMessage::new(format!("device_time {text:?} is out of range")));
+            return Err(InvalidMessage::new(format!(
+                "device_time {text:?} is out of range"
+            )));
         }
         // Milliseconds from the first three fractional digits (truncated):
         // ordering needs no more precision and the text keeps the rest.
@@ -123,9 +125,7 @@ pub fn is_iso_date(text: &str) -> bool {
     let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
         return false;
     };
-    (1..=12).contains(&month)
-        && day >= 1
-        && day <= pedigree_gs1::date::days_in_month(year, month)
+    (1..=12).contains(&month) && day >= 1 && day <= pedigree_gs1::date::days_in_month(year, month)
 }
 
 // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
@@ -165,7 +165,10 @@ mod tests {
     fn utc_formatting_round_trips() {
         let t = DeviceTime::from_unix_millis(1_709_281_800_123);
         assert_eq!(t.as_str(), "2024-03-01T08:30:00.123Z");
-        assert_eq!(DeviceTime::parse(t.as_str()).unwrap().unix_millis(), 1_709_281_800_123);
+        assert_eq!(
+            DeviceTime::parse(t.as_str()).unwrap().unix_millis(),
+            1_709_281_800_123
+        );
         assert_eq!(format_utc_millis(0), "1970-01-01T00:00:00.000Z");
     }
 

@@ -10,16 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pedigree_gs1::{Gln, Gtin};
 use pedigree_plant::adapter::inbound_channel;
 use pedigree_plant::error::SubmitError;
 use pedigree_plant::line::{LineEvent, LineMessage};
 use pedigree_plant::mapping::{BatchLimits, LineContext};
 use pedigree_plant::simulator::{Simulator, SimulatorSettings};
 use pedigree_plant::{
-    Adapter, AdapterSettings, Counters, EventOutcome, Inbound, Receipt, Spool, SpoolLimits, SpooledEvent,
-    StopReason, Submitter,
+    Adapter, AdapterSettings, Counters, EventOutcome, Inbound, Receipt, Spool, SpoolLimits,
+    SpooledEvent, StopReason, Submitter,
 };
-use pedigree_gs1::{Gln, Gtin};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,8 +44,13 @@ impl FakeLedger {
             };
         }
         for message_id in &event.message_ids {
-            let previous = self.covered.insert(message_id.clone(), event.event_id.clone());
-            assert!(previous.is_none(), "message {message_id} covered by two events");
+            let previous = self
+                .covered
+                .insert(message_id.clone(), event.event_id.clone());
+            assert!(
+                previous.is_none(),
+                "message {message_id} covered by two events"
+            );
         }
         // Deterministic business rejections: about one event in 40.
         let outcome = if event.event_id.as_bytes()[20] % 40 == 0 {
@@ -58,10 +63,14 @@ impl FakeLedger {
         };
         if event.event.biz_step.as_ref().map(|b| b.as_str()) == Some("commissioning") {
             for epc in event.event.epc_list.iter().flatten() {
-                assert!(self.commissioned_epcs.insert(epc.clone()), "{epc} commissioned twice");
+                assert!(
+                    self.commissioned_epcs.insert(epc.clone()),
+                    "{epc} commissioned twice"
+                );
             }
         }
-        self.recorded.insert(event.event_id.clone(), outcome.clone());
+        self.recorded
+            .insert(event.event_id.clone(), outcome.clone());
         outcome
     }
 }
@@ -104,8 +113,14 @@ fn simulator_settings(seed: u64) -> SimulatorSettings {
         serial_digits: 10,
         company_prefix: "0614141".into(),
         sscc_namespace: "11".into(),
-        source: pedigree_plant::line::PartyLocation { party: gln.clone(), location: gln.clone() },
-        destination: pedigree_plant::line::PartyLocation { party: gln.clone(), location: gln },
+        source: pedigree_plant::line::PartyLocation {
+            party: gln.clone(),
+            location: gln.clone(),
+        },
+        destination: pedigree_plant::line::PartyLocation {
+            party: gln.clone(),
+            location: gln,
+        },
         serial_key: None,
     }
 }
@@ -144,7 +159,13 @@ async fn round(
         message_ids_remembered_max: 100_000,
     };
     let spool = Spool::open(spool_dir, limits).expect("spool opens after a crash");
-    let adapter = Adapter::new(vec![context()], settings(), spool, ledger.clone(), counters.clone());
+    let adapter = Adapter::new(
+        vec![context()],
+        settings(),
+        spool,
+        ledger.clone(),
+        counters.clone(),
+    );
     let (inbound, inbound_receiver) = inbound_channel();
     let (_shutdown_sender, shutdown) = watch::channel(false);
     let core = tokio::spawn(adapter.run(inbound_receiver, shutdown));
@@ -155,11 +176,19 @@ async fn round(
         .filter(|(i, _)| !acked[*i])
         .map(|(i, m)| (i, m.clone()))
         .collect();
-    let (receipts_sender, mut receipts) = mpsc::unbounded_channel::<(usize, oneshot::Receiver<Receipt>)>();
+    let (receipts_sender, mut receipts) =
+        mpsc::unbounded_channel::<(usize, oneshot::Receiver<Receipt>)>();
     let feeder = tokio::spawn(async move {
         for (index, message) in pending {
             let (sender, receiver) = oneshot::channel();
-            if inbound.send(Inbound { message, receipt: Some(sender) }).await.is_err() {
+            if inbound
+                .send(Inbound {
+                    message,
+                    receipt: Some(sender),
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
             if receipts_sender.send((index, receiver)).is_err() {
@@ -174,7 +203,10 @@ async fn round(
         if crash_after.is_some_and(|n| received >= n) {
             break;
         }
-        match tokio::time::timeout(Duration::from_secs(20), receiver).await.expect("receipt in time") {
+        match tokio::time::timeout(Duration::from_secs(20), receiver)
+            .await
+            .expect("receipt in time")
+        {
             Ok(Receipt::Stored | Receipt::Duplicate) => acked[index] = true,
             Ok(Receipt::Refused(reason)) => panic!("refused: {reason}"),
             Err(_) => {}
@@ -197,10 +229,16 @@ async fn round(
 }
 
 fn scenario(seed: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut simulator = Simulator::new(simulator_settings(seed), &dir.path().join("serials")).unwrap();
-    let messages: Vec<LineMessage> = (0..700).map(|_| simulator.next_message().unwrap()).collect();
+    let mut simulator =
+        Simulator::new(simulator_settings(seed), &dir.path().join("serials")).unwrap();
+    let messages: Vec<LineMessage> = (0..700)
+        .map(|_| simulator.next_message().unwrap())
+        .collect();
     let mut acked = vec![false; messages.len()];
     let ledger = FakeSubmitter(Arc::new(Mutex::new(FakeLedger {
         rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed),
@@ -215,26 +253,50 @@ fn scenario(seed: u64) {
     runtime.block_on(async {
         for _ in 0..4 {
             let crash_after = crash_rng.gen_range(1..300);
-            round(&spool_dir, &messages, &mut acked, &ledger, &counters, Some(crash_after)).await;
+            round(
+                &spool_dir,
+                &messages,
+                &mut acked,
+                &ledger,
+                &counters,
+                Some(crash_after),
+            )
+            .await;
         }
         let stopped = round(&spool_dir, &messages, &mut acked, &ledger, &counters, None).await;
         assert_eq!(stopped, Some(StopReason::Drained));
     });
 
-    assert!(acked.iter().all(|a| *a), "seed {seed}: every message acknowledged");
+    assert!(
+        acked.iter().all(|a| *a),
+        "seed {seed}: every message acknowledged"
+    );
     let ledger = ledger.0.lock().unwrap();
     let all_ids: BTreeSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
     let covered: BTreeSet<&str> = ledger.covered.keys().map(String::as_str).collect();
-    assert_eq!(covered, all_ids, "seed {seed}: every message covered exactly once");
-    let printed = messages.iter().filter(|m| matches!(m.event, LineEvent::Printed(_))).count();
+    assert_eq!(
+        covered, all_ids,
+        "seed {seed}: every message covered exactly once"
+    );
+    let printed = messages
+        .iter()
+        .filter(|m| matches!(m.event, LineEvent::Printed(_)))
+        .count();
     assert_eq!(ledger.commissioned_epcs.len(), printed, "seed {seed}");
-    let rejected = ledger.recorded.values().filter(|o| matches!(o, EventOutcome::Rejected { .. })).count();
+    let rejected = ledger
+        .recorded
+        .values()
+        .filter(|o| matches!(o, EventOutcome::Rejected { .. }))
+        .count();
     assert!(ledger.calls > 10);
     let spool = Spool::open(&spool_dir, SpoolLimits::default()).unwrap();
     assert_eq!(spool.live_len(), 0, "seed {seed}: spool drained");
     if rejected > 0 {
         let log = std::fs::read_to_string(spool_dir.join("rejected.jsonl")).unwrap();
-        assert!(log.lines().count() >= rejected, "seed {seed}: rejections logged");
+        assert!(
+            log.lines().count() >= rejected,
+            "seed {seed}: rejections logged"
+        );
     }
     let snapshot = counters.snapshot();
     assert!(snapshot.submit_failures > 0);
@@ -242,7 +304,10 @@ fn scenario(seed: u64) {
     // once only if a crash fell between the answer and the done record).
     let answered = snapshot.accepted + snapshot.duplicate + snapshot.rejected;
     assert!(answered as usize >= ledger.recorded.len(), "seed {seed}");
-    assert!(snapshot.redelivered > 0 || seed > 0, "crashes cause redeliveries");
+    assert!(
+        snapshot.redelivered > 0 || seed > 0,
+        "crashes cause redeliveries"
+    );
 }
 
 #[test]

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use pedigree_gs1::Gln;
 use pedigree_plant::error::SubmitError;
 use pedigree_plant::mapping::{BatchLimits, LineContext};
 use pedigree_plant::{AdapterSettings, EventOutcome, SpooledEvent, Submitter};
-use pedigree_gs1::Gln;
 use tokio::sync::mpsc;
 
 /// A submitter that accepts everything and reports each event on a channel.
@@ -54,10 +54,19 @@ pub async fn receive_events(
         }
     };
     let finished = tokio::time::timeout(deadline, collect).await;
-    assert!(finished.is_ok(), "expected {count} events in {deadline:?}, got {}", events.len());
+    assert!(
+        finished.is_ok(),
+        "expected {count} events in {deadline:?}, got {}",
+        events.len()
+    );
     events
 }
 
 pub fn biz_step(event: &SpooledEvent) -> &str {
-    event.event.biz_step.as_ref().map(|b| b.as_str()).unwrap_or("")
+    event
+        .event
+        .biz_step
+        .as_ref()
+        .map(|b| b.as_str())
+        .unwrap_or("")
 }
