@@ -1,0 +1,111 @@
+//! Pedigree's normalised traceability operations.
+//!
+//! The rules never look at EPCIS syntax: an EPCIS event is first mapped to a list of
+//! [`Op`]s (see [`crate::epcis`]), and the state machine in [`crate::rules`] applies
+//! those. Objects are already canonical [`ObjectKey`]s and parties are GLN-13 digits or
+//! org ids.
+
+use crate::ident::{Date, ObjectKey};
+use crate::records::{DecommissionKind, OrgId};
+use serde::{Deserialize, Serialize};
+
+/// Most objects one operation may list.
+pub const OBJECTS_PER_OP_MAX: u64 = 10_000;
+/// Most operations one event may map to.
+pub const OPS_PER_EVENT_MAX: u64 = 64;
+/// Deepest aggregation (unit → bundle → case → pallet … ) the rules accept.
+pub const AGGREGATION_DEPTH_MAX: u64 = 16;
+/// Most objects one operation may affect, containers' contents included.
+pub const AFFECTED_OBJECTS_MAX: u64 = 1_000_000;
+
+/// A trading party as named by a shipping event.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Party {
+    /// An org id directly.
+    Org(OrgId),
+    /// A GLN-13 (party or location) registered to an org.
+    Gln(String),
+}
+
+/// One normalised operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Commission new serialised objects (SGTIN units or cases, SSCC logistic units).
+    Commission {
+        /// Objects to create.
+        objects: Vec<ObjectKey>,
+        /// Lot (ILMD `cbvmda:lotNumber`); required for SGTINs.
+        lot: Option<String>,
+        /// Expiry (ILMD `cbvmda:itemExpirationDate`).
+        expiry: Option<Date>,
+    },
+    /// Pack children into a parent container.
+    Pack {
+        /// Container.
+        parent: ObjectKey,
+        /// Children to add.
+        children: Vec<ObjectKey>,
+    },
+    /// Remove children from a parent container (all children when empty).
+    Unpack {
+        /// Container.
+        parent: ObjectKey,
+        /// Children to remove; empty means all.
+        children: Vec<ObjectKey>,
+    },
+    /// Ship objects (and their contents) to another party.
+    Ship {
+        /// Top-level objects.
+        objects: Vec<ObjectKey>,
+        /// Receiver (destination possessing or owning party).
+        destination: Party,
+    },
+    /// Receive objects (and their contents) that were shipped to the signer.
+    Receive {
+        /// Top-level objects presented.
+        objects: Vec<ObjectKey>,
+    },
+    /// Decommission objects (and their contents).
+    Decommission {
+        /// Objects.
+        objects: Vec<ObjectKey>,
+        /// Why.
+        kind: DecommissionKind,
+        /// Premises (GLN-13), if known.
+        location: Option<String>,
+    },
+    /// Revert a decommissioning (EU FMD Art. 13 "undo").
+    Reinstate {
+        /// Objects.
+        objects: Vec<ObjectKey>,
+        /// Premises (GLN-13), if known; must match the decommissioning's.
+        location: Option<String>,
+    },
+    /// Objects were seen; nothing changes but their history.
+    Observe {
+        /// Objects.
+        objects: Vec<ObjectKey>,
+    },
+}
+
+/// An errorDeclaration (EPCIS 2.0 §7.4.1.2) attached to an event body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDeclarationBody {
+    /// CBV error reason, as given.
+    pub reason: Option<String>,
+    /// Corrective event ids, as given.
+    pub corrective_event_ids: Vec<String>,
+}
+
+/// An event expressed directly as operations (used by tests, benchmarks and tools;
+/// the node's API submits [`crate::TxBody::Epcis`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpsEvent {
+    /// When the event happened (Unix ms, client-supplied, like EPCIS `eventTime`);
+    /// part of the event hash, so the same operations at another time are another event.
+    pub event_time_ms: u64,
+    /// Operations, applied in order, all or nothing.
+    pub ops: Vec<Op>,
+    /// When set, this body declares the event with the same hash erroneous.
+    pub error_declaration: Option<ErrorDeclarationBody>,
+}

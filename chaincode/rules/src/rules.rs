@@ -1,0 +1,1055 @@
+//! The traceability state machine: applies normalised [`Op`]s for one event.
+//!
+//! Every function here writes only through the [`StateView`] it is given, which is
+//! always a per-transaction overlay: a rejection anywhere discards everything.
+
+use crate::codec::{self, Digest32};
+use crate::ident::{
+    LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
+};
+use crate::keys;
+use crate::membership::{self, load, store};
+use crate::ops::{AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, OBJECTS_PER_OP_MAX, Op, Party};
+use crate::receipt::{Exception, Outcome, Rejection, RuleResult, reject};
+use crate::records::{
+    DecommissionKind, Decommissioning, DiscrepancyRecord, HistoryAction, HistoryEntry, LotCounters,
+    ObjectRecord, ObjectStatus, OrgId, RecallRecord, ShipmentRecord, ShipmentStatus,
+};
+use crate::state::StateView;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// EU FMD Art. 13: a decommissioning may be reverted within 10 days.
+pub const REVERT_WINDOW_MS: u64 = 10 * 24 * 60 * 60 * 1000;
+
+/// Per-event context shared by the operations of one event.
+pub(crate) struct EventCtx<'c> {
+    pub(crate) org: &'c str,
+    pub(crate) height: u64,
+    pub(crate) timestamp_ms: u64,
+    pub(crate) event_hash: Digest32,
+    pub(crate) event_seq: u64,
+    pub(crate) op_index: u64,
+    counters: Vec<((String, String), LotCounters)>,
+    recalls: Vec<((String, String), bool)>,
+}
+
+impl<'c> EventCtx<'c> {
+    pub(crate) fn new(
+        org: &'c str,
+        height: u64,
+        timestamp_ms: u64,
+        event_hash: Digest32,
+        event_seq: u64,
+    ) -> EventCtx<'c> {
+        EventCtx {
+            org,
+            height,
+            timestamp_ms,
+            event_hash,
+            event_seq,
+            op_index: 0,
+            counters: Vec::new(),
+            recalls: Vec::new(),
+        }
+    }
+
+    /// Counts one unit of the object's GTIN and lot. Events touch few lots, so a short
+    /// vector with a linear search beats a map keyed by owned strings.
+    fn count(
+        &mut self,
+        object: &ObjectKey,
+        record: &ObjectRecord,
+        field: fn(&mut LotCounters) -> &mut u64,
+    ) {
+        let (Some(gtin), Some(lot)) = (object.gtin(), record.lot.as_deref()) else {
+            return;
+        };
+        let position = self
+            .counters
+            .iter()
+            .position(|((g, l), _)| g == gtin && l == lot);
+        let index = match position {
+            Some(index) => index,
+            None => {
+                self.counters
+                    .push(((gtin.to_string(), lot.to_string()), LotCounters::default()));
+                self.counters.len() - 1
+            }
+        };
+        *field(&mut self.counters[index].1) += 1;
+    }
+
+    /// The counter deltas of the event, keyed by (GTIN, lot).
+    pub(crate) fn take_counters(&mut self) -> BTreeMap<(String, String), LotCounters> {
+        std::mem::take(&mut self.counters).into_iter().collect()
+    }
+
+    fn is_recalled(&mut self, state: &impl StateView, gtin: &str, lot: &str) -> bool {
+        if let Some((_, recalled)) = self
+            .recalls
+            .iter()
+            .find(|((g, l), _)| g == gtin && l == lot)
+        {
+            return *recalled;
+        }
+        let recalled = state.contains(&keys::recall(gtin, lot));
+        self.recalls
+            .push(((gtin.to_string(), lot.to_string()), recalled));
+        recalled
+    }
+
+    fn today(&self) -> u32 {
+        date_from_unix_ms(self.timestamp_ms)
+    }
+}
+
+/// Loads an object record.
+pub fn load_object(state: &(impl StateView + ?Sized), object: &ObjectKey) -> Option<ObjectRecord> {
+    load(state, &keys::object(object))
+}
+
+/// Loads a record the caller will write if the operation succeeds (the undo tracker
+/// keeps the bytes it read as the before-image, sparing the write a second look-up).
+/// Use [`load_object`] for records that are only read.
+fn load_for_update(state: &mut impl StateView, object: &ObjectKey) -> Option<ObjectRecord> {
+    let bytes = state.get_before_write(&keys::object(object))?;
+    Some(codec::decode(&bytes).expect("corrupt object record"))
+}
+
+fn require_for_update(state: &mut impl StateView, object: &ObjectKey) -> RuleResult<ObjectRecord> {
+    match load_for_update(state, object) {
+        Some(record) => Ok(record),
+        None => reject(
+            Outcome::UnknownObject,
+            format!("{object} was never commissioned"),
+        ),
+    }
+}
+
+fn require_object(state: &impl StateView, object: &ObjectKey) -> RuleResult<ObjectRecord> {
+    match load_object(state, object) {
+        Some(record) => Ok(record),
+        None => reject(
+            Outcome::UnknownObject,
+            format!("{object} was never commissioned"),
+        ),
+    }
+}
+
+fn save_object(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+    record: &mut ObjectRecord,
+) {
+    record.last_event_seq = ev.event_seq;
+    store(state, keys::object(object), record);
+}
+
+fn history(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+    action: HistoryAction,
+    via: Option<&ObjectKey>,
+) {
+    let entry = HistoryEntry {
+        event_seq: ev.event_seq,
+        event_hash: ev.event_hash,
+        height: ev.height,
+        timestamp_ms: ev.timestamp_ms,
+        org: ev.org.to_string(),
+        action,
+        via: via.cloned(),
+    };
+    store(state, keys::history(object, ev.event_seq), &entry);
+}
+
+/// Checks list size and repeats.
+fn check_list(objects: &[ObjectKey], allow_empty: bool) -> RuleResult<()> {
+    if objects.is_empty() && !allow_empty {
+        return reject(Outcome::MalformedBody, "empty object list");
+    }
+    if objects.len() as u64 > OBJECTS_PER_OP_MAX {
+        return reject(
+            Outcome::LimitExceeded,
+            format!("more than {OBJECTS_PER_OP_MAX} objects"),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for object in objects {
+        if !seen.insert(object) {
+            return reject(Outcome::RepeatedObject, format!("{object} listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The custodian may act on an object that is active (not in transit, not decommissioned).
+fn require_held_active(object: &ObjectKey, record: &ObjectRecord, org: &str) -> RuleResult<()> {
+    if record.custodian != org {
+        return reject(
+            Outcome::NotCustodian,
+            format!("{object} is held by {}, not {org}", record.custodian),
+        );
+    }
+    match record.status {
+        ObjectStatus::Active => Ok(()),
+        ObjectStatus::InTransit => {
+            reject(Outcome::ObjectInTransit, format!("{object} is in transit"))
+        }
+        status => reject(
+            Outcome::ObjectDecommissioned,
+            format!("{object} is decommissioned ({status:?})"),
+        ),
+    }
+}
+
+/// The object and everything packed inside it, root first, breadth first.
+pub fn subtree(
+    state: &(impl StateView + ?Sized),
+    root: &ObjectKey,
+    root_record: ObjectRecord,
+) -> RuleResult<Vec<(ObjectKey, ObjectRecord)>> {
+    let mut out = vec![(root.clone(), root_record)];
+    let mut frontier_start = 0usize;
+    for _depth in 0..=AGGREGATION_DEPTH_MAX {
+        let frontier_end = out.len();
+        if frontier_start == frontier_end {
+            return Ok(out);
+        }
+        for index in frontier_start..frontier_end {
+            if out[index].1.children.is_empty() {
+                continue;
+            }
+            let children = out[index].1.children.clone();
+            for child in children {
+                let record = load_object(state, &child).expect("child without record");
+                out.push((child, record));
+            }
+            if out.len() as u64 > AFFECTED_OBJECTS_MAX {
+                return reject(
+                    Outcome::LimitExceeded,
+                    format!("{root} contains too many objects"),
+                );
+            }
+        }
+        frontier_start = frontier_end;
+    }
+    reject(
+        Outcome::LimitExceeded,
+        format!("{root} is nested deeper than {AGGREGATION_DEPTH_MAX}"),
+    )
+}
+
+/// The chain of containers above an object, nearest first.
+pub fn ancestors(state: &(impl StateView + ?Sized), record: &ObjectRecord) -> Vec<ObjectKey> {
+    let mut chain = Vec::new();
+    let mut next = record.parent.clone();
+    while let Some(parent) = next {
+        assert!(
+            (chain.len() as u64) <= AGGREGATION_DEPTH_MAX,
+            "aggregation deeper than the limit"
+        );
+        next = load_object(state, &parent).and_then(|r| r.parent);
+        chain.push(parent);
+    }
+    chain
+}
+
+/// The record that governs an object: its own if it is not packed, otherwise its own
+/// identity (lot, expiry, parent, children) with the status, custody, transit and
+/// decommissioning of its outermost container.
+///
+/// Packed contents keep no custody of their own: shipping, receiving or
+/// decommissioning a container writes only the container's record, and everything
+/// inside follows by reading through to it. Unpacking (or taking a unit out to
+/// decommission it) copies the governing fields back into the child.
+pub fn effective(state: &(impl StateView + ?Sized), record: &ObjectRecord) -> ObjectRecord {
+    let mut out = record.clone();
+    if let Some(root_key) = ancestors(state, record).pop() {
+        let root = load_object(state, &root_key).expect("container without record");
+        out.status = root.status;
+        out.custodian = root.custodian;
+        out.in_transit_to = root.in_transit_to;
+        out.shipment = root.shipment;
+        out.decommissioning = root.decommissioning;
+    }
+    out
+}
+
+/// Dispatches one operation.
+pub(crate) fn apply_op(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    op: &Op,
+) -> RuleResult<()> {
+    match op {
+        Op::Commission {
+            objects,
+            lot,
+            expiry,
+        } => commission(state, ev, objects, lot.as_deref(), *expiry),
+        Op::Pack { parent, children } => pack(state, ev, parent, children),
+        Op::Unpack { parent, children } => unpack(state, ev, parent, children),
+        Op::Ship {
+            objects,
+            destination,
+        } => ship(state, ev, objects, destination),
+        Op::Receive { objects } => receive(state, ev, objects),
+        Op::Decommission {
+            objects,
+            kind,
+            location,
+        } => decommission(state, ev, objects, *kind, location.as_deref()),
+        Op::Reinstate { objects, location } => reinstate(state, ev, objects, location.as_deref()),
+        Op::Observe { objects } => observe(state, ev, objects),
+    }
+}
+
+/// May `org` commission `object`? Brand owner (owner of the company prefix) or, for an
+/// SGTIN, a CMO the brand owner delegated the GTIN to.
+fn may_commission(state: &impl StateView, org: &str, object: &ObjectKey) -> bool {
+    let Some(owner) = membership::prefix_owner(state, object.prefix_digits()) else {
+        return false;
+    };
+    if owner == org {
+        return true;
+    }
+    match object.gtin() {
+        Some(gtin) => {
+            membership::delegation(state, gtin, org).is_some_and(|d| d.brand_owner == owner)
+        }
+        None => false,
+    }
+}
+
+fn commission(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    lot: Option<&str>,
+    expiry: Option<u32>,
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    if let Some(lot) = lot.filter(|lot| !is_cset82(lot, LOT_LENGTH_MAX)) {
+        return reject(Outcome::MalformedBody, format!("bad lot {lot:?}"));
+    }
+    if let Some(expiry) = expiry.filter(|date| !is_valid_date(*date)) {
+        return reject(Outcome::MalformedBody, format!("bad expiry {expiry}"));
+    }
+    // Authority first (cached per company-prefix digits), so unauthorised attempts never
+    // count as duplicate-serial exceptions.
+    let mut authorised: BTreeMap<&str, bool> = BTreeMap::new();
+    for object in objects {
+        let digits = object.gtin().unwrap_or_else(|| object.prefix_digits());
+        let allowed = *authorised
+            .entry(digits)
+            .or_insert_with(|| may_commission(state, ev.org, object));
+        if !allowed {
+            return reject(
+                Outcome::NotBrandOwnerOrDelegate,
+                format!("{} may not commission {object}", ev.org),
+            );
+        }
+        if object.gtin().is_some() && lot.is_none() {
+            return reject(
+                Outcome::MissingLot,
+                format!("{object} needs a lot (cbvmda:lotNumber)"),
+            );
+        }
+    }
+    let mut duplicates: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut first_duplicate = None;
+    for object in objects {
+        if state.contains_before_write(&keys::object(object)) {
+            *duplicates.entry(object.gtin().unwrap_or("")).or_default() += 1;
+            first_duplicate.get_or_insert(object);
+        }
+    }
+    if let Some(first) = first_duplicate {
+        let lot = lot.unwrap_or("").to_string();
+        let exceptions = duplicates
+            .into_iter()
+            .filter(|(gtin, _)| !gtin.is_empty())
+            .map(|(gtin, count)| Exception::DuplicateSerial {
+                gtin: gtin.to_string(),
+                lot: lot.clone(),
+                count,
+            })
+            .collect();
+        return Err(Rejection {
+            outcome: Outcome::DuplicateSerial,
+            message: format!("{first} is already commissioned"),
+            exceptions,
+        });
+    }
+    for object in objects {
+        let is_sgtin = object.gtin().is_some();
+        let mut record = ObjectRecord {
+            lot: if is_sgtin {
+                lot.map(str::to_string)
+            } else {
+                None
+            },
+            expiry: if is_sgtin { expiry } else { None },
+            status: ObjectStatus::Active,
+            custodian: ev.org.to_string(),
+            in_transit_to: None,
+            shipment: None,
+            parent: None,
+            children: Vec::new(),
+            decommissioning: None,
+            commissioned_by: ev.org.to_string(),
+            commissioned_event: ev.event_hash,
+            last_event_seq: 0,
+        };
+        save_object(state, ev, object, &mut record);
+        if let (ObjectKey::Sgtin { gtin, serial }, Some(lot)) = (object, lot) {
+            state.put(keys::lot_member(gtin, lot, serial), Vec::new());
+        }
+        ev.count(object, &record, |c| &mut c.commissioned);
+    }
+    Ok(())
+}
+
+fn pack(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    parent: &ObjectKey,
+    children: &[ObjectKey],
+) -> RuleResult<()> {
+    check_list(children, false)?;
+    if children.contains(parent) {
+        return reject(
+            Outcome::AggregationCycle,
+            format!("{parent} cannot contain itself"),
+        );
+    }
+    let mut parent_record = match load_for_update(state, parent) {
+        Some(record) => record,
+        // A logistic unit (SSCC) may be created by packing it, as EPCIS flows often do.
+        None if matches!(parent, ObjectKey::Sscc(_)) && may_commission(state, ev.org, parent) => {
+            ObjectRecord {
+                lot: None,
+                expiry: None,
+                status: ObjectStatus::Active,
+                custodian: ev.org.to_string(),
+                in_transit_to: None,
+                shipment: None,
+                parent: None,
+                children: Vec::new(),
+                decommissioning: None,
+                commissioned_by: ev.org.to_string(),
+                commissioned_event: ev.event_hash,
+                last_event_seq: 0,
+            }
+        }
+        None => {
+            return reject(
+                Outcome::UnknownObject,
+                format!("{parent} was never commissioned"),
+            );
+        }
+    };
+    require_held_active(parent, &effective(state, &parent_record), ev.org)?;
+    let parent_ancestors = ancestors(state, &parent_record);
+    if let Some(cycle) = children
+        .iter()
+        .find(|child| parent_ancestors.contains(child))
+    {
+        return reject(
+            Outcome::AggregationCycle,
+            format!("{cycle} contains {parent}"),
+        );
+    }
+    let mut records = Vec::with_capacity(children.len());
+    for child in children {
+        let record = require_for_update(state, child)?;
+        if let Some(existing) = &record.parent {
+            return reject(
+                Outcome::AlreadyPacked,
+                format!("{child} is already packed in {existing}"),
+            );
+        }
+        require_held_active(child, &record, ev.org)?;
+        if !record.children.is_empty() {
+            let depth = subtree_depth(state, child, &record)?;
+            if parent_ancestors.len() as u64 + 1 + depth > AGGREGATION_DEPTH_MAX {
+                return reject(Outcome::LimitExceeded, "aggregation too deep");
+            }
+        }
+        records.push(record);
+    }
+    if parent_ancestors.len() as u64 + 1 > AGGREGATION_DEPTH_MAX {
+        return reject(Outcome::LimitExceeded, "aggregation too deep");
+    }
+    for (child, mut record) in children.iter().zip(records) {
+        record.parent = Some(parent.clone());
+        save_object(state, ev, child, &mut record);
+        history(
+            state,
+            ev,
+            child,
+            HistoryAction::PackedInto(parent.clone()),
+            None,
+        );
+        ev.count(child, &record, |c| &mut c.packed);
+    }
+    parent_record.children.extend(children.iter().cloned());
+    parent_record.children.sort();
+    save_object(state, ev, parent, &mut parent_record);
+    history(
+        state,
+        ev,
+        parent,
+        HistoryAction::PackedChildren(children.len() as u64),
+        None,
+    );
+    Ok(())
+}
+
+fn subtree_depth(
+    state: &impl StateView,
+    root: &ObjectKey,
+    record: &ObjectRecord,
+) -> RuleResult<u64> {
+    // Depth below `root`: 0 for a leaf. Bounded by `subtree`'s own limits.
+    let nodes = subtree(state, root, record.clone())?;
+    let mut depth: BTreeMap<ObjectKey, u64> = BTreeMap::new();
+    depth.insert(root.clone(), 0);
+    let mut deepest = 0;
+    for (node, node_record) in nodes.iter().skip(1) {
+        let parent = node_record.parent.as_ref().expect("child without parent");
+        let d = depth.get(parent).copied().unwrap_or(0) + 1;
+        deepest = deepest.max(d);
+        depth.insert(node.clone(), d);
+    }
+    Ok(deepest)
+}
+
+fn unpack(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    parent: &ObjectKey,
+    children: &[ObjectKey],
+) -> RuleResult<()> {
+    check_list(children, true)?;
+    let mut parent_record = require_for_update(state, parent)?;
+    let governing = effective(state, &parent_record);
+    require_held_active(parent, &governing, ev.org)?;
+    let listed: Vec<ObjectKey> = if children.is_empty() {
+        parent_record.children.clone()
+    } else {
+        children.to_vec()
+    };
+    if listed.is_empty() {
+        return reject(Outcome::NotAChild, format!("{parent} has no children"));
+    }
+    for child in &listed {
+        if parent_record.children.binary_search(child).is_err() {
+            return reject(
+                Outcome::NotAChild,
+                format!("{child} is not packed in {parent}"),
+            );
+        }
+    }
+    for child in &listed {
+        let mut record = require_for_update(state, child)?;
+        assert_eq!(
+            record.parent.as_ref(),
+            Some(parent),
+            "child edge and parent field disagree"
+        );
+        record.parent = None;
+        // The child takes over the custody it had through its container.
+        record.status = governing.status;
+        record.custodian = governing.custodian.clone();
+        record.in_transit_to = None;
+        record.shipment = None;
+        record.decommissioning = None;
+        save_object(state, ev, child, &mut record);
+        history(
+            state,
+            ev,
+            child,
+            HistoryAction::UnpackedFrom(parent.clone()),
+            None,
+        );
+    }
+    let before = parent_record.children.len();
+    let removed: BTreeSet<&ObjectKey> = listed.iter().collect();
+    parent_record
+        .children
+        .retain(|child| !removed.contains(child));
+    assert_eq!(parent_record.children.len() + listed.len(), before);
+    save_object(state, ev, parent, &mut parent_record);
+    history(
+        state,
+        ev,
+        parent,
+        HistoryAction::UnpackedChildren(listed.len() as u64),
+        None,
+    );
+    Ok(())
+}
+
+fn resolve_party(state: &impl StateView, party: &Party) -> RuleResult<OrgId> {
+    let org = match party {
+        Party::Org(org) => Some(org.clone()),
+        Party::Gln(gln) if is_valid_key(gln, 13) => membership::gln_owner(state, gln),
+        Party::Gln(gln) => return reject(Outcome::MalformedBody, format!("bad GLN {gln:?}")),
+    };
+    match org.filter(|org| membership::active_org(state, org).is_some()) {
+        Some(org) => Ok(org),
+        None => reject(
+            Outcome::UnknownDestination,
+            format!("{party:?} is not a member"),
+        ),
+    }
+}
+
+/// The shipment id of the `op_index`-th operation of an event.
+pub fn shipment_id(event_hash: &Digest32, op_index: u64) -> Digest32 {
+    codec::hash_parts(
+        b"pedigree/shipment/v1\0",
+        &[event_hash, &op_index.to_le_bytes()],
+    )
+}
+
+fn ship(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    destination: &Party,
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    let receiver = resolve_party(state, destination)?;
+    if receiver == ev.org {
+        return reject(
+            Outcome::ShipToSelf,
+            format!("{} cannot ship to itself", ev.org),
+        );
+    }
+    let mut trees = Vec::with_capacity(objects.len());
+    for object in objects {
+        let record = require_for_update(state, object)?;
+        require_held_active(object, &record, ev.org)?;
+        if let Some(parent) = &record.parent {
+            return reject(
+                Outcome::ObjectInsideContainer,
+                format!("{object} is packed in {parent}"),
+            );
+        }
+        let tree = subtree(state, object, record)?;
+        for (node, node_record) in &tree {
+            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
+                continue;
+            };
+            // A recalled lot may only travel back to its brand owner.
+            if ev.is_recalled(state, gtin, lot)
+                && membership::brand_owner(state, gtin).as_deref() != Some(receiver.as_str())
+            {
+                return reject(
+                    Outcome::LotRecalled,
+                    format!("{node} belongs to recalled lot {lot}"),
+                );
+            }
+        }
+        trees.push(tree);
+    }
+    let id = shipment_id(&ev.event_hash, ev.op_index);
+    let mut top: Vec<ObjectKey> = objects.to_vec();
+    top.sort();
+    let shipment = ShipmentRecord {
+        sender: ev.org.to_string(),
+        receiver: receiver.clone(),
+        objects: top,
+        height: ev.height,
+        status: ShipmentStatus::Open,
+    };
+    store(state, keys::shipment(&id), &shipment);
+    for tree in trees {
+        let mut nodes = tree.into_iter();
+        let (root, mut record) = nodes.next().expect("a tree has a root");
+        record.status = ObjectStatus::InTransit;
+        record.in_transit_to = Some(receiver.clone());
+        record.shipment = Some(id);
+        save_object(state, ev, &root, &mut record);
+        let action = HistoryAction::Shipped {
+            to: receiver.clone(),
+        };
+        history(state, ev, &root, action, None);
+        ev.count(&root, &record, |c| &mut c.shipped);
+        for (node, node_record) in nodes {
+            ev.count(&node, &node_record, |c| &mut c.shipped);
+        }
+    }
+    Ok(())
+}
+
+fn receive(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    let mut by_shipment: BTreeMap<Digest32, Vec<(ObjectKey, ObjectRecord)>> = BTreeMap::new();
+    let mut unexpected = Vec::new();
+    for object in objects {
+        let Some(record) = load_object(state, object).map(|record| effective(state, &record))
+        else {
+            unexpected.push(object.clone());
+            continue;
+        };
+        if record.status != ObjectStatus::InTransit {
+            unexpected.push(object.clone());
+            continue;
+        }
+        if record.in_transit_to.as_deref() != Some(ev.org) {
+            return reject(
+                Outcome::NotReceiver,
+                format!(
+                    "{object} is in transit to {}",
+                    record.in_transit_to.clone().unwrap_or_default()
+                ),
+            );
+        }
+        if let Some(parent) = &record.parent {
+            return reject(
+                Outcome::ObjectInsideContainer,
+                format!("{object} is packed in {parent}; receive the container"),
+            );
+        }
+        let shipment = record.shipment.expect("in transit without shipment");
+        by_shipment
+            .entry(shipment)
+            .or_default()
+            .push((object.clone(), record));
+    }
+    let mut first_shipment = None;
+    for (shipment_id, received) in by_shipment {
+        first_shipment.get_or_insert(shipment_id);
+        let mut shipment: ShipmentRecord =
+            load(state, &keys::shipment(&shipment_id)).expect("object in unknown shipment");
+        assert_eq!(shipment.receiver, ev.org);
+        let received_keys: BTreeSet<&ObjectKey> = received.iter().map(|(key, _)| key).collect();
+        let missing: Vec<ObjectKey> = shipment
+            .objects
+            .iter()
+            .filter(|object| !received_keys.contains(object))
+            .filter(|object| {
+                load_object(state, object).is_some_and(|r| r.shipment == Some(shipment_id))
+            })
+            .cloned()
+            .collect();
+        for (root, record) in received {
+            let mut nodes = subtree(state, &root, record)?.into_iter();
+            let (root, mut record) = nodes.next().expect("a tree has a root");
+            record.status = ObjectStatus::Active;
+            record.custodian = ev.org.to_string();
+            record.in_transit_to = None;
+            record.shipment = None;
+            save_object(state, ev, &root, &mut record);
+            history(state, ev, &root, HistoryAction::Received, None);
+            ev.count(&root, &record, |c| &mut c.received);
+            for (node, node_record) in nodes {
+                ev.count(&node, &node_record, |c| &mut c.received);
+            }
+        }
+        shipment.status = ShipmentStatus::Received;
+        store(state, keys::shipment(&shipment_id), &shipment);
+        if !missing.is_empty() {
+            record_discrepancy(state, ev, &shipment_id, missing, Vec::new());
+        }
+    }
+    if !unexpected.is_empty() {
+        // Unexpected objects are attached to the first shipment this event received
+        // (or to the all-zero id when it received none). Custody does not change.
+        let shipment_id = first_shipment.unwrap_or([0; 32]);
+        record_discrepancy(state, ev, &shipment_id, Vec::new(), unexpected);
+    }
+    Ok(())
+}
+
+fn record_discrepancy(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    shipment_id: &Digest32,
+    missing: Vec<ObjectKey>,
+    unexpected: Vec<ObjectKey>,
+) {
+    for object in missing.iter().chain(unexpected.iter()) {
+        if let Some(record) = load_object(state, object) {
+            ev.count(object, &record, |c| &mut c.discrepancies);
+        }
+    }
+    let key = keys::discrepancy(shipment_id, ev.event_seq);
+    let mut record: DiscrepancyRecord = load(state, &key).unwrap_or(DiscrepancyRecord {
+        receiver: ev.org.to_string(),
+        missing: Vec::new(),
+        unexpected: Vec::new(),
+        height: ev.height,
+    });
+    record.missing.extend(missing);
+    record.unexpected.extend(unexpected);
+    store(state, key, &record);
+}
+
+fn decommission(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    kind: DecommissionKind,
+    location: Option<&str>,
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    let today = ev.today();
+    let mut trees = Vec::with_capacity(objects.len());
+    for object in objects {
+        let record = require_for_update(state, object)?;
+        let governing = effective(state, &record);
+        require_held_active(object, &governing, ev.org)?;
+        let tree = subtree(state, object, record)?;
+        for (node, node_record) in &tree {
+            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
+                continue;
+            };
+            let supplies = matches!(
+                kind,
+                DecommissionKind::Dispensed | DecommissionKind::Sample | DecommissionKind::Exported
+            );
+            if supplies && ev.is_recalled(state, gtin, lot) {
+                return reject(
+                    Outcome::LotRecalled,
+                    format!("{node} belongs to recalled lot {lot}"),
+                );
+            }
+            if kind == DecommissionKind::Dispensed
+                && node_record.expiry.is_some_and(|expiry| expiry < today)
+            {
+                return reject(
+                    Outcome::Expired,
+                    format!("{node} expired on {}", node_record.expiry.unwrap_or(0)),
+                );
+            }
+        }
+        trees.push((tree, governing));
+    }
+    let decommissioning = Decommissioning {
+        kind,
+        org: ev.org.to_string(),
+        timestamp_ms: ev.timestamp_ms,
+        location: location.map(str::to_string),
+    };
+    for (tree, governing) in trees {
+        let mut nodes = tree.into_iter();
+        let (root, mut record) = nodes.next().expect("a tree has a root");
+        // Taking a unit out of a case to dispense it removes it from the case; it takes
+        // over the custody it had through the case.
+        if let Some(parent) = record.parent.take() {
+            let mut parent_record = require_for_update(state, &parent)?;
+            let position = parent_record
+                .children
+                .binary_search(&root)
+                .expect("child missing from its parent");
+            parent_record.children.remove(position);
+            save_object(state, ev, &parent, &mut parent_record);
+            history(state, ev, &root, HistoryAction::UnpackedFrom(parent), None);
+            record.custodian = governing.custodian;
+            record.in_transit_to = None;
+            record.shipment = None;
+        }
+        record.status = kind.status();
+        record.decommissioning = Some(decommissioning.clone());
+        save_object(state, ev, &root, &mut record);
+        history(state, ev, &root, HistoryAction::Decommissioned(kind), None);
+        let counter: fn(&mut LotCounters) -> &mut u64 = match kind {
+            DecommissionKind::Dispensed => |c| &mut c.dispensed,
+            DecommissionKind::Destroyed => |c| &mut c.destroyed,
+            _ => |c| &mut c.decommissioned_other,
+        };
+        ev.count(&root, &record, counter);
+        for (node, node_record) in nodes {
+            ev.count(&node, &node_record, counter);
+        }
+    }
+    Ok(())
+}
+
+fn reinstate(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    location: Option<&str>,
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    let today = ev.today();
+    let mut trees = Vec::with_capacity(objects.len());
+    for object in objects {
+        let record = require_for_update(state, object)?;
+        if let Some(parent) = &record.parent {
+            return reject(
+                Outcome::ObjectInsideContainer,
+                format!("{object} is packed in {parent}; reinstate the container"),
+            );
+        }
+        let Some(decommissioning) = record.decommissioning.clone() else {
+            return reject(
+                Outcome::NotDecommissioned,
+                format!("{object} is not decommissioned"),
+            );
+        };
+        if !decommissioning.kind.is_revertible() {
+            return reject(
+                Outcome::RevertNotAllowed,
+                format!(
+                    "{object} is {:?}; that cannot be reverted",
+                    decommissioning.kind
+                ),
+            );
+        }
+        let same_premises = match (location, decommissioning.location.as_deref()) {
+            (Some(here), Some(there)) => here == there,
+            _ => true,
+        };
+        if decommissioning.org != ev.org || !same_premises {
+            return reject(
+                Outcome::RevertByOtherOrg,
+                format!(
+                    "{object} was decommissioned by {} at {:?}",
+                    decommissioning.org, decommissioning.location
+                ),
+            );
+        }
+        if ev.timestamp_ms.saturating_sub(decommissioning.timestamp_ms) > REVERT_WINDOW_MS {
+            return reject(
+                Outcome::RevertWindowExpired,
+                format!("{object} was decommissioned more than 10 days ago"),
+            );
+        }
+        let tree = subtree(state, object, record)?;
+        for (node, node_record) in &tree {
+            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
+                continue;
+            };
+            if ev.is_recalled(state, gtin, lot) {
+                return reject(
+                    Outcome::LotRecalled,
+                    format!("{node} belongs to recalled lot {lot}"),
+                );
+            }
+            if node_record.expiry.is_some_and(|expiry| expiry < today) {
+                return reject(Outcome::Expired, format!("{node} is expired"));
+            }
+        }
+        trees.push(tree);
+    }
+    for tree in trees {
+        let mut nodes = tree.into_iter();
+        let (root, mut record) = nodes.next().expect("a tree has a root");
+        record.status = ObjectStatus::Active;
+        record.decommissioning = None;
+        save_object(state, ev, &root, &mut record);
+        history(state, ev, &root, HistoryAction::Reinstated, None);
+        ev.count(&root, &record, |c| &mut c.reinstated);
+        for (node, node_record) in nodes {
+            ev.count(&node, &node_record, |c| &mut c.reinstated);
+        }
+    }
+    Ok(())
+}
+
+fn observe(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+) -> RuleResult<()> {
+    check_list(objects, false)?;
+    for object in objects {
+        require_object(state, object)?;
+        history(state, ev, object, HistoryAction::Observed, None);
+    }
+    Ok(())
+}
+
+/// Validates a GTIN-14 and lot pair (recall, release, queries).
+pub fn check_gtin_lot(gtin: &str, lot: &str) -> RuleResult<()> {
+    if !is_valid_key(gtin, 14) {
+        return reject(Outcome::MalformedBody, format!("bad GTIN {gtin:?}"));
+    }
+    if !is_cset82(lot, LOT_LENGTH_MAX) {
+        return reject(Outcome::MalformedBody, format!("bad lot {lot:?}"));
+    }
+    Ok(())
+}
+
+fn require_recall_authority(state: &impl StateView, org: &str, gtin: &str) -> RuleResult<()> {
+    let is_brand_owner = membership::brand_owner(state, gtin).as_deref() == Some(org);
+    let is_regulator = membership::active_org(state, org)
+        .is_some_and(|record| record.has_role(crate::records::Role::Regulator));
+    if is_brand_owner || is_regulator {
+        Ok(())
+    } else {
+        reject(
+            Outcome::NotRecallAuthority,
+            format!("{org} is neither the brand owner of {gtin} nor a regulator"),
+        )
+    }
+}
+
+/// Recalls a lot.
+pub(crate) fn recall(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    gtin: &str,
+    lot: &str,
+    reason: &str,
+) -> RuleResult<()> {
+    check_gtin_lot(gtin, lot)?;
+    if reason.len() > 1024 {
+        return reject(
+            Outcome::LimitExceeded,
+            "recall reason longer than 1024 bytes",
+        );
+    }
+    require_recall_authority(state, org, gtin)?;
+    let key = keys::recall(gtin, lot);
+    if state.contains(&key) {
+        return reject(
+            Outcome::AlreadyRecalled,
+            format!("{gtin} lot {lot} is already recalled"),
+        );
+    }
+    store(
+        state,
+        key,
+        &RecallRecord {
+            org: org.to_string(),
+            height,
+            reason: reason.to_string(),
+        },
+    );
+    Ok(())
+}
+
+/// Releases a recalled lot.
+pub(crate) fn release(
+    state: &mut impl StateView,
+    org: &str,
+    gtin: &str,
+    lot: &str,
+) -> RuleResult<()> {
+    check_gtin_lot(gtin, lot)?;
+    require_recall_authority(state, org, gtin)?;
+    let key = keys::recall(gtin, lot);
+    if !state.contains(&key) {
+        return reject(
+            Outcome::NotRecalled,
+            format!("{gtin} lot {lot} is not recalled"),
+        );
+    }
+    state.delete(&key);
+    Ok(())
+}

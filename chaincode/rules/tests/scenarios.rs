@@ -1,0 +1,1521 @@
+//! Scenario tests, one rule each: a few transactions, then `check` on the outcome and
+//! a query on the resulting state.
+
+mod common;
+
+use common::*;
+use pedigree_chaincode::governance::KeySpec;
+use pedigree_chaincode::query::{self, AdditionalInfo, FailureReason, QueryStatus};
+use pedigree_chaincode::records::{HistoryAction, ObjectStatus};
+use pedigree_chaincode::rules::load_object;
+use pedigree_chaincode::*;
+
+/// Status and custody as the rules see them: packed contents follow their container.
+fn governing(net: &Net, object: &ObjectKey) -> pedigree_chaincode::records::ObjectRecord {
+    let record = load_object(&net.state, object).expect("object exists");
+    pedigree_chaincode::rules::effective(&net.state, &record)
+}
+
+fn status(net: &Net, object: &ObjectKey) -> ObjectStatus {
+    governing(net, object).status
+}
+
+fn custodian(net: &Net, object: &ObjectKey) -> String {
+    governing(net, object).custodian
+}
+
+// ---- Commissioning ----
+
+#[test]
+fn brand_owner_commissions() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..3), "L1")), "Applied");
+    assert_eq!(custodian(&net, &unit(0)), "mfg");
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .commissioned,
+        3
+    );
+}
+
+#[test]
+fn other_org_cannot_commission_foreign_gtin() {
+    let mut net = Net::new();
+    check(
+        &net.op("dist", commission(units(0..1), "L1")),
+        "NotBrandOwnerOrDelegate",
+    );
+}
+
+#[test]
+fn commissioning_requires_lot_for_sgtin() {
+    let mut net = Net::new();
+    check(
+        &net.op(
+            "mfg",
+            Op::Commission {
+                objects: units(0..1),
+                lot: None,
+                expiry: None,
+            },
+        ),
+        "MissingLot",
+    );
+}
+
+#[test]
+fn cmo_commissions_only_with_delegation() {
+    let mut net = Net::new();
+    let cmo_unit = ObjectKey::sgtin(&cmo_gtin(), "X1").unwrap();
+    check(
+        &net.op("cmo", commission(vec![cmo_unit.clone()], "L1")),
+        "NotBrandOwnerOrDelegate",
+    );
+    let delegate = GovAction::DelegateGtin {
+        brand_owner: "mfg".into(),
+        gtin: cmo_gtin(),
+        cmo: "cmo".into(),
+    };
+    check(&net.govern("mfg", &["cmo", "reg"], delegate, 0), "Applied");
+    check(
+        &net.op("cmo", commission(vec![cmo_unit.clone()], "L1")),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &cmo_unit), "cmo");
+    // The delegation covers that GTIN only.
+    check(
+        &net.op("cmo", commission(units(0..1), "L1")),
+        "NotBrandOwnerOrDelegate",
+    );
+}
+
+#[test]
+fn duplicate_serial_is_rejected_and_counted() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..3), "L1")), "Applied");
+    let before = net.state.clone();
+    let receipt = net.op("mfg", commission(units(2..5), "L2"));
+    check(&receipt, "DuplicateSerial");
+    assert_eq!(
+        receipt.exceptions,
+        vec![Exception::DuplicateSerial {
+            gtin: unit_gtin(),
+            lot: "L2".into(),
+            count: 1
+        }]
+    );
+    // Nothing but meta and the exception counter changed; U3, U4 were not commissioned.
+    assert!(load_object(&net.state, &unit(3)).is_none());
+    let changed: Vec<String> = net
+        .state
+        .entries()
+        .iter()
+        .filter(|(k, v)| before.entries().get(*k) != Some(*v))
+        .map(|(k, _)| String::from_utf8_lossy(k).to_string())
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|k| k.starts_with("exc/") || k.starts_with("meta/")),
+        "{changed:?}"
+    );
+    // The count persists and accumulates.
+    check(
+        &net.op("mfg", commission(units(0..2), "L2")),
+        "DuplicateSerial",
+    );
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L2").duplicate_attempts,
+        3
+    );
+}
+
+#[test]
+fn repeated_serial_within_one_event_is_rejected() {
+    let mut net = Net::new();
+    check(
+        &net.op("mfg", commission(vec![unit(1), unit(1)], "L1")),
+        "RepeatedObject",
+    );
+}
+
+// ---- Idempotence, replay, envelope ----
+
+#[test]
+fn same_event_twice_is_a_duplicate_not_an_error() {
+    let mut net = Net::new();
+    let body = TxBody::Ops(OpsEvent {
+        event_time_ms: 5,
+        ops: vec![commission(units(0..2), "L1")],
+        error_declaration: None,
+    });
+    let first = net.submit("mfg", body.clone());
+    check(&first, "Applied");
+    let hash = net.hash();
+    let second = net.submit("dist", body);
+    check(&second, "DuplicateEvent");
+    assert!(second.is_accepted());
+    assert_eq!(first.event_hash, second.event_hash);
+    assert_ne!(
+        hash,
+        net.hash(),
+        "the new tx id and block meta are recorded"
+    );
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .commissioned,
+        2
+    );
+}
+
+#[test]
+fn replayed_transaction_is_rejected() {
+    let mut net = Net::new();
+    let tx = net.signed(
+        "mfg",
+        TxBody::Ops(OpsEvent {
+            event_time_ms: 1,
+            ops: vec![commission(units(0..1), "L1")],
+            error_declaration: None,
+        }),
+    );
+    check(&net.block(std::slice::from_ref(&tx)).receipts[0], "Applied");
+    check(&net.block(&[tx]).receipts[0], "Replay");
+}
+
+#[test]
+fn envelope_checks() {
+    let mut net = Net::new();
+    let body = TxBody::Ops(OpsEvent {
+        event_time_ms: 1,
+        ops: vec![commission(units(0..1), "L1")],
+        error_declaration: None,
+    });
+    let mut envelope = net.envelope("mfg", body.clone());
+    envelope.network_id = [9; 32];
+    let tx = envelope.sign(&signing_key(1)).verify().unwrap();
+    check(&net.block(&[tx]).receipts[0], "WrongNetwork");
+    let mut envelope = net.envelope("mfg", body.clone());
+    envelope.key_id = "k9".into();
+    let tx = envelope.sign(&signing_key(1)).verify().unwrap();
+    check(&net.block(&[tx]).receipts[0], "UnknownKey");
+    let mut envelope = net.envelope("mfg", body.clone());
+    envelope.public_key = signing_key(2).verifying_key().to_bytes();
+    let tx = envelope.sign(&signing_key(2)).verify().unwrap();
+    check(&net.block(&[tx]).receipts[0], "KeyMismatch");
+    let mut envelope = net.envelope("mfg", body);
+    envelope.signer_org = "nobody".into();
+    let tx = envelope.sign(&signing_key(1)).verify().unwrap();
+    check(&net.block(&[tx]).receipts[0], "UnknownOrg");
+}
+
+#[test]
+fn tampered_signature_does_not_verify() {
+    let mut net = Net::new();
+    let envelope = net.envelope(
+        "mfg",
+        TxBody::Release {
+            gtin: unit_gtin(),
+            lot: "L1".into(),
+        },
+    );
+    let mut signed = envelope.sign(&signing_key(1));
+    signed.envelope.nonce += 1;
+    assert_eq!(
+        signed.clone().verify().unwrap_err(),
+        VerifyError::BadSignature
+    );
+    let good = net
+        .envelope(
+            "mfg",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L1".into(),
+            },
+        )
+        .sign(&signing_key(1));
+    let results = verify_batch(vec![good.clone(), signed, good]);
+    assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+}
+
+// ---- Governance ----
+
+#[test]
+fn governance_needs_quorum() {
+    let mut net = Net::new();
+    let action = GovAction::RegisterPrefix {
+        org: "dist".into(),
+        prefix: "0123456".into(),
+    };
+    check(
+        &net.govern("dist", &["pharm"], action.clone(), 0),
+        "QuorumNotMet",
+    );
+    check(&net.govern("dist", &["pharm", "reg"], action, 0), "Applied");
+}
+
+#[test]
+fn governance_rejects_bad_approval() {
+    let mut net = Net::new();
+    let action = GovAction::RegisterPrefix {
+        org: "dist".into(),
+        prefix: "0123456".into(),
+    };
+    let digest = approval_digest(&net.network_id, &action, 0, 7);
+    use ed25519_dalek::Signer;
+    let forged = Approval {
+        org: "reg".into(),
+        key_id: "k1".into(),
+        signature: signing_key(9).sign(&digest),
+    };
+    let body = TxBody::Governance(GovernanceTx {
+        action,
+        effective_height: 0,
+        proposal_nonce: 7,
+        approvals: vec![forged],
+    });
+    check(&net.submit("dist", body), "InvalidApproval");
+}
+
+#[test]
+fn governance_takes_effect_at_its_height() {
+    let mut net = Net::new();
+    let new_key = signing_key(42);
+    let action = GovAction::AddKey {
+        org: "dist".into(),
+        key: KeySpec {
+            id: "k2".into(),
+            public_key: new_key.verifying_key().to_bytes(),
+        },
+    };
+    check(&net.govern("dist", &["mfg", "reg"], action, 5), "Applied");
+    net.keys.insert("dist".into(), ("k2".into(), new_key));
+    check(
+        &net.submit(
+            "dist",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "UnknownKey",
+    ); // height 2
+    net.block(&[]);
+    net.block(&[]); // height 4
+    let outcome = net.block(&[]); // height 5: activation
+    assert_eq!(outcome.governance_activations.len(), 1);
+    check(
+        &net.submit(
+            "dist",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "NotRecallAuthority",
+    );
+}
+
+#[test]
+fn rotated_key_stops_signing() {
+    let mut net = Net::new();
+    let new_key = signing_key(43);
+    let action = GovAction::RotateKey {
+        org: "pharm".into(),
+        old_key_id: "k1".into(),
+        new_key: KeySpec {
+            id: "k2".into(),
+            public_key: new_key.verifying_key().to_bytes(),
+        },
+    };
+    check(&net.govern("pharm", &["mfg", "reg"], action, 0), "Applied");
+    check(
+        &net.submit(
+            "pharm",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "KeyNotValid",
+    );
+    net.keys.insert("pharm".into(), ("k2".into(), new_key));
+    check(
+        &net.submit(
+            "pharm",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "NotRecallAuthority",
+    );
+}
+
+#[test]
+fn removed_org_cannot_sign_and_added_org_can() {
+    let mut net = Net::new();
+    check(
+        &net.govern(
+            "mfg",
+            &["reg", "dist"],
+            GovAction::RemoveOrg {
+                org: "pharm".into(),
+            },
+            0,
+        ),
+        "Applied",
+    );
+    check(
+        &net.submit(
+            "pharm",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "OrgRemoved",
+    );
+    let mut spec = genesis().orgs[0].clone();
+    spec.id = "newco".into();
+    spec.company_prefixes = vec!["0444441".into()];
+    spec.glns = vec![];
+    spec.nodes = vec![];
+    spec.keys[0].public_key = signing_key(50).verifying_key().to_bytes();
+    check(
+        &net.govern("mfg", &["reg", "dist"], GovAction::AddOrg(spec), 0),
+        "Applied",
+    );
+    net.keys
+        .insert("newco".into(), ("k1".into(), signing_key(50)));
+    check(
+        &net.submit(
+            "newco",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L".into(),
+            },
+        ),
+        "NotRecallAuthority",
+    );
+}
+
+// ---- Aggregation ----
+
+#[test]
+fn packing_any_depth_and_shipping_the_pallet_moves_everything() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..4), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..4),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: pallet(1),
+                children: vec![case(1)],
+            },
+        ),
+        "Applied",
+    );
+    check(&net.op("mfg", ship_to(vec![pallet(1)], "dist")), "Applied");
+    assert_eq!(status(&net, &unit(3)), ObjectStatus::InTransit);
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: vec![pallet(1)],
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &unit(3)), "dist");
+    let trace = query::trace(&net.state, &unit(0)).unwrap();
+    assert_eq!(trace.parent_chain, vec![case(1), pallet(1)]);
+    assert!(
+        trace
+            .history
+            .iter()
+            .any(|e| e.action == HistoryAction::PackedInto(pallet(1)) && e.via == Some(case(1)))
+    );
+    assert!(
+        trace
+            .history
+            .iter()
+            .any(|e| matches!(e.action, HistoryAction::Shipped { .. }) && e.via == Some(pallet(1)))
+    );
+}
+
+#[test]
+fn child_in_at_most_one_parent() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(
+        &net.op("mfg", commission(vec![case(1), case(2)], "L1")),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(2),
+                children: units(0..2),
+            },
+        ),
+        "AlreadyPacked",
+    );
+}
+
+#[test]
+fn packing_requires_custody_and_active_objects() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..1),
+            },
+        ),
+        "NotCustodian",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: vec![unit(99)],
+            },
+        ),
+        "UnknownObject",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(1..2),
+                kind: DecommissionKind::Destroyed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(1..2),
+            },
+        ),
+        "ObjectDecommissioned",
+    );
+}
+
+#[test]
+fn aggregation_cycles_are_rejected() {
+    let mut net = Net::new();
+    check(
+        &net.op("mfg", commission(vec![case(1), case(2)], "L1")),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: vec![case(2)],
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(2),
+                children: vec![case(1)],
+            },
+        ),
+        "AggregationCycle",
+    );
+}
+
+#[test]
+fn unpacking_removes_only_real_children() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..3), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Unpack {
+                parent: case(1),
+                children: units(2..3),
+            },
+        ),
+        "NotAChild",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Unpack {
+                parent: case(1),
+                children: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Unpack {
+                parent: case(1),
+                children: vec![],
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(load_object(&net.state, &case(1)).unwrap().children.len(), 0);
+    assert!(load_object(&net.state, &unit(1)).unwrap().parent.is_none());
+}
+
+#[test]
+fn packed_children_cannot_be_shipped_alone() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op("mfg", ship_to(units(0..1), "dist")),
+        "ObjectInsideContainer",
+    );
+}
+
+// ---- Custody ----
+
+#[test]
+fn only_the_receiver_can_receive() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", ship_to(units(0..2), "dist")), "Applied");
+    check(
+        &net.op(
+            "pharm",
+            Op::Receive {
+                objects: units(0..2),
+            },
+        ),
+        "NotReceiver",
+    );
+    check(
+        &net.op("mfg", ship_to(units(0..2), "pharm")),
+        "ObjectInTransit",
+    );
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &unit(1)), "dist");
+    assert_eq!(status(&net, &unit(1)), ObjectStatus::Active);
+}
+
+#[test]
+fn shipping_requires_custody_and_a_member_destination() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    check(
+        &net.op("dist", ship_to(units(0..1), "pharm")),
+        "NotCustodian",
+    );
+    check(&net.op("mfg", ship_to(units(0..1), "mfg")), "ShipToSelf");
+    check(
+        &net.op(
+            "mfg",
+            Op::Ship {
+                objects: units(0..1),
+                destination: Party::Gln(gln("0123451")),
+            },
+        ),
+        "UnknownDestination",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Ship {
+                objects: units(0..1),
+                destination: Party::Gln(gln("0888881")),
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(
+        load_object(&net.state, &unit(0))
+            .unwrap()
+            .in_transit_to
+            .as_deref(),
+        Some("dist")
+    );
+}
+
+#[test]
+fn receiving_differences_are_recorded_as_discrepancies() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..4), "L1")), "Applied");
+    check(&net.op("mfg", ship_to(units(0..3), "dist")), "Applied");
+    // Receives U0 and U1 of the shipment, plus U3 which was never shipped.
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: vec![unit(0), unit(1), unit(3)],
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(status(&net, &unit(2)), ObjectStatus::InTransit);
+    assert_eq!(custodian(&net, &unit(3)), "mfg");
+    let reconciliation = query::reconciliation(&net.state, &unit_gtin(), "L1");
+    assert_eq!(reconciliation.counters.received, 2);
+    assert_eq!(reconciliation.counters.discrepancies, 2);
+    // The missing unit may still arrive later.
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: vec![unit(2)],
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &unit(2)), "dist");
+}
+
+#[test]
+fn returns_follow_the_same_path() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    check(&net.op("mfg", ship_to(units(0..1), "dist")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    check(&net.op("dist", ship_to(units(0..1), "mfg")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: units(0..1),
+            },
+        ),
+        "NotReceiver",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Receive {
+                objects: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &unit(0)), "mfg");
+}
+
+// ---- Decommissioning ----
+
+#[test]
+fn only_the_custodian_decommissions_and_only_once() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    let dispense = Op::Decommission {
+        objects: units(0..1),
+        kind: DecommissionKind::Dispensed,
+        location: None,
+    };
+    check(&net.op("pharm", dispense.clone()), "NotCustodian");
+    check(&net.op("mfg", ship_to(units(0..1), "pharm")), "Applied");
+    check(
+        &net.op(
+            "pharm",
+            Op::Receive {
+                objects: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    check(&net.op("pharm", dispense.clone()), "Applied");
+    check(
+        &net.op(
+            "pharm",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Dispensed,
+                location: Some(gln("0999991")),
+            },
+        ),
+        "ObjectDecommissioned",
+    );
+    check(
+        &net.op("pharm", ship_to(units(0..1), "dist")),
+        "ObjectDecommissioned",
+    );
+}
+
+#[test]
+fn decommissioning_a_container_applies_to_its_contents() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: vec![case(1)],
+                kind: DecommissionKind::Destroyed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(status(&net, &unit(1)), ObjectStatus::Destroyed);
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .destroyed,
+        2
+    );
+}
+
+#[test]
+fn dispensing_a_unit_from_a_case_takes_it_out() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Sample,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(load_object(&net.state, &case(1)).unwrap().children.len(), 1);
+    assert!(load_object(&net.state, &unit(0)).unwrap().parent.is_none());
+}
+
+#[test]
+fn revert_within_ten_days_by_the_same_org() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    let dispense = Op::Decommission {
+        objects: units(0..2),
+        kind: DecommissionKind::Dispensed,
+        location: None,
+    };
+    check(&net.op("mfg", dispense), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: None,
+            },
+        ),
+        "RevertByOtherOrg",
+    );
+    net.now_ms += 9 * DAY_MS;
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(status(&net, &unit(0)), ObjectStatus::Active);
+    net.now_ms += 2 * DAY_MS;
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(1..2),
+                location: None,
+            },
+        ),
+        "RevertWindowExpired",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: None,
+            },
+        ),
+        "NotDecommissioned",
+    );
+}
+
+#[test]
+fn exported_stolen_destroyed_cannot_be_reverted() {
+    for kind in [
+        DecommissionKind::Exported,
+        DecommissionKind::Stolen,
+        DecommissionKind::Destroyed,
+    ] {
+        let mut net = Net::new();
+        check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+        check(
+            &net.op(
+                "mfg",
+                Op::Decommission {
+                    objects: units(0..1),
+                    kind,
+                    location: None,
+                },
+            ),
+            "Applied",
+        );
+        check(
+            &net.op(
+                "mfg",
+                Op::Reinstate {
+                    objects: units(0..1),
+                    location: None,
+                },
+            ),
+            "RevertNotAllowed",
+        );
+    }
+}
+
+#[test]
+fn revert_must_be_at_the_same_premises() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Sample,
+                location: Some(gln("0614141")),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: Some(gln("0888881")),
+            },
+        ),
+        "RevertByOtherOrg",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: Some(gln("0614141")),
+            },
+        ),
+        "Applied",
+    );
+}
+
+#[test]
+fn expired_product_cannot_be_dispensed() {
+    let mut net = Net::new();
+    let op = Op::Commission {
+        objects: units(0..1),
+        lot: Some("OLD".into()),
+        expiry: Some(20251231),
+    };
+    check(&net.op("mfg", op), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Dispensed,
+                location: None,
+            },
+        ),
+        "Expired",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Destroyed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+}
+
+// ---- Recall ----
+
+fn recall(gtin: String, lot: &str) -> TxBody {
+    TxBody::Recall {
+        gtin,
+        lot: lot.into(),
+        reason: "contamination".into(),
+    }
+}
+
+#[test]
+fn recall_and_release_authority() {
+    let mut net = Net::new();
+    check(
+        &net.submit("dist", recall(unit_gtin(), "L1")),
+        "NotRecallAuthority",
+    );
+    check(&net.submit("mfg", recall(unit_gtin(), "L1")), "Applied");
+    check(
+        &net.submit("reg", recall(unit_gtin(), "L1")),
+        "AlreadyRecalled",
+    );
+    check(
+        &net.submit(
+            "reg",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L1".into(),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.submit(
+            "mfg",
+            TxBody::Release {
+                gtin: unit_gtin(),
+                lot: "L1".into(),
+            },
+        ),
+        "NotRecalled",
+    );
+}
+
+#[test]
+fn recalled_lots_stop_moving_except_back_to_the_brand_owner() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", ship_to(units(0..2), "dist")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(&net.submit("reg", recall(unit_gtin(), "L1")), "Applied");
+    check(
+        &net.op("dist", ship_to(units(0..1), "pharm")),
+        "LotRecalled",
+    );
+    check(
+        &net.op(
+            "dist",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Dispensed,
+                location: None,
+            },
+        ),
+        "LotRecalled",
+    );
+    check(&net.op("dist", ship_to(units(0..1), "mfg")), "Applied");
+    let verification = query::verify(&net.state, &unit_gtin(), "U1", Some("L1"), None, 20260101);
+    assert!(verification.verified);
+    assert_eq!(verification.additional_info, Some(AdditionalInfo::Recalled));
+    let scope = query::recall_scope(&net.state, &unit_gtin(), "L1");
+    assert_eq!(scope.by_custodian["dist"][&QueryStatus::Recalled].len(), 2);
+}
+
+// ---- Queries ----
+
+#[test]
+fn verify_follows_lms_semantics() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..3), "L1")), "Applied");
+    let gtin = unit_gtin();
+    let v = |net: &Net, serial: &str, lot: Option<&str>, expiry: Option<u32>, as_of: u32| {
+        query::verify(&net.state, &gtin, serial, lot, expiry, as_of)
+    };
+    let ok = v(&net, "U0", Some("L1"), Some(20271231), 20260101);
+    assert!(ok.verified && ok.additional_info.is_none());
+    assert_eq!(ok.status, Some(QueryStatus::Active));
+    assert_eq!(ok.custodian.as_deref(), Some("mfg"));
+    assert_eq!(
+        v(&net, "NOPE", None, None, 20260101).failure_reason,
+        Some(FailureReason::NoMatchGtinSerial)
+    );
+    assert_eq!(
+        v(&net, "U0", Some("L2"), None, 20260101).failure_reason,
+        Some(FailureReason::NoMatchGtinSerialLot)
+    );
+    assert_eq!(
+        v(&net, "U0", None, Some(20270101), 20260101).failure_reason,
+        Some(FailureReason::NoMatchGtinSerialExpiry)
+    );
+    assert_eq!(
+        v(&net, "U0", Some("X"), Some(20270101), 20260101).failure_reason,
+        Some(FailureReason::NoMatchGtinSerialLotExpiry)
+    );
+    assert_eq!(
+        v(&net, "U0", None, None, 20280101).additional_info,
+        Some(AdditionalInfo::Expired)
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(1..2),
+                kind: DecommissionKind::Stolen,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    let stolen = v(&net, "U1", None, None, 20260101);
+    assert!(!stolen.verified);
+    assert_eq!(
+        stolen.failure_reason.unwrap().as_str(),
+        "Not_for_re-distribution"
+    );
+    assert_eq!(stolen.additional_info, Some(AdditionalInfo::Illegitimate));
+    assert_eq!(stolen.status, Some(QueryStatus::Stolen));
+}
+
+#[test]
+fn reconciliation_counts_every_stage() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..4), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "LC")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..3),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op("mfg", ship_to(vec![case(1), unit(3)], "pharm")),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "pharm",
+            Op::Receive {
+                objects: vec![case(1), unit(3)],
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "pharm",
+            Op::Decommission {
+                objects: units(3..4),
+                kind: DecommissionKind::Dispensed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "pharm",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Destroyed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    let r = query::reconciliation(&net.state, &unit_gtin(), "L1");
+    let c = &r.counters;
+    assert_eq!(
+        (
+            c.commissioned,
+            c.packed,
+            c.shipped,
+            c.received,
+            c.dispensed,
+            c.destroyed
+        ),
+        (4, 3, 4, 4, 1, 1)
+    );
+    assert_eq!(r.current[&QueryStatus::Active], 2);
+}
+
+// ---- errorDeclaration ----
+
+#[test]
+fn error_declaration_undoes_the_latest_event() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    let pack = vec![Op::Pack {
+        parent: case(1),
+        children: units(0..2),
+    }];
+    check(
+        &net.submit(
+            "mfg",
+            TxBody::Ops(OpsEvent {
+                event_time_ms: 7,
+                ops: pack.clone(),
+                error_declaration: None,
+            }),
+        ),
+        "Applied",
+    );
+    let declaration = ErrorDeclarationBody {
+        reason: Some("incorrect_data".into()),
+        corrective_event_ids: vec![],
+    };
+    let declare = |ops: Vec<Op>| {
+        TxBody::Ops(OpsEvent {
+            event_time_ms: 7,
+            ops,
+            error_declaration: Some(declaration.clone()),
+        })
+    };
+    check(
+        &net.submit("dist", declare(pack.clone())),
+        "NotEventSubmitter",
+    );
+    check(&net.submit("mfg", declare(pack.clone())), "Applied");
+    assert!(load_object(&net.state, &unit(0)).unwrap().parent.is_none());
+    assert_eq!(load_object(&net.state, &case(1)).unwrap().children.len(), 0);
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .packed,
+        0
+    );
+    check(&net.submit("mfg", declare(pack)), "AlreadyDeclared");
+    let trace = query::trace(&net.state, &unit(0)).unwrap();
+    assert!(matches!(
+        trace.history.last().unwrap().action,
+        HistoryAction::ErrorDeclared { .. }
+    ));
+}
+
+#[test]
+fn error_declaration_of_a_superseded_event_is_rejected() {
+    let mut net = Net::new();
+    let commissioning = vec![commission(units(0..1), "L1")];
+    let original = TxBody::Ops(OpsEvent {
+        event_time_ms: 3,
+        ops: commissioning.clone(),
+        error_declaration: None,
+    });
+    check(&net.submit("mfg", original), "Applied");
+    check(&net.op("mfg", ship_to(units(0..1), "dist")), "Applied");
+    let body = TxBody::Ops(OpsEvent {
+        event_time_ms: 3,
+        ops: commissioning,
+        error_declaration: Some(ErrorDeclarationBody::default()),
+    });
+    check(&net.submit("reg", body), "DeclarationSuperseded");
+    let unknown = TxBody::Ops(OpsEvent {
+        event_time_ms: 3,
+        ops: vec![commission(units(5..6), "L1")],
+        error_declaration: Some(ErrorDeclarationBody::default()),
+    });
+    check(&net.submit("mfg", unknown), "UnknownDeclaredEvent");
+}
+
+// ---- State hash ----
+
+#[test]
+fn state_hash_changes_with_every_block_and_is_reproducible() {
+    let run = || {
+        let mut net = Net::new();
+        let mut hashes = vec![net.hash()];
+        net.op("mfg", commission(units(0..5), "L1"));
+        hashes.push(net.hash());
+        net.op("mfg", ship_to(units(0..5), "dist"));
+        hashes.push(net.hash());
+        hashes
+    };
+    let first = run();
+    assert_eq!(first, run());
+    assert_ne!(first[0], first[1]);
+    assert_ne!(first[1], first[2]);
+}
+
+#[test]
+fn outcome_codes_are_stable_and_unique() {
+    let codes: Vec<u32> = Outcome::ALL.iter().map(|o| o.code()).collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(codes, sorted);
+    assert_eq!(Outcome::Applied.code(), 0);
+    assert_eq!(Outcome::DuplicateEvent.code(), 1);
+    assert_eq!(Outcome::DuplicateSerial.code(), 400);
+    assert_eq!(Outcome::DeclarationSuperseded.code(), 602);
+}
+
+// ---- Containers over time ----
+
+#[test]
+fn trace_covers_past_containers_only_while_inside() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(&net.op("mfg", ship_to(vec![case(1)], "dist")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: vec![case(1)],
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "dist",
+            Op::Unpack {
+                parent: case(1),
+                children: units(0..1),
+            },
+        ),
+        "Applied",
+    );
+    // After U0 left the case, the case's moves are not U0's.
+    check(&net.op("dist", ship_to(vec![case(1)], "pharm")), "Applied");
+    check(&net.op("dist", ship_to(units(0..1), "mfg")), "Applied");
+    let trace = query::trace(&net.state, &unit(0)).unwrap();
+    let shipped: Vec<(String, Option<ObjectKey>)> = trace
+        .history
+        .iter()
+        .filter_map(|e| match &e.action {
+            HistoryAction::Shipped { to } => Some((to.clone(), e.via.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        shipped,
+        vec![
+            ("dist".to_string(), Some(case(1))),
+            ("mfg".to_string(), None)
+        ]
+    );
+    assert!(matches!(
+        trace.history[0].action,
+        HistoryAction::Commissioned
+    ));
+    // U1 is still inside and follows the case to the pharmacy.
+    assert_eq!(status(&net, &unit(1)), ObjectStatus::InTransit);
+    let verification = query::verify(&net.state, &unit_gtin(), "U1", None, None, 20260101);
+    assert_eq!(verification.status, Some(QueryStatus::InTransit));
+    assert_eq!(verification.custodian.as_deref(), Some("dist"));
+}
+
+#[test]
+fn reinstating_a_container_reinstates_its_contents() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "L1")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    let sample = Op::Decommission {
+        objects: vec![case(1)],
+        kind: DecommissionKind::Sample,
+        location: None,
+    };
+    check(&net.op("mfg", sample), "Applied");
+    assert_eq!(status(&net, &unit(0)), ObjectStatus::Sample);
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: None,
+            },
+        ),
+        "ObjectInsideContainer",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: vec![case(1)],
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(status(&net, &unit(0)), ObjectStatus::Active);
+    let r = query::reconciliation(&net.state, &unit_gtin(), "L1");
+    assert_eq!(
+        (r.counters.decommissioned_other, r.counters.reinstated),
+        (2, 2)
+    );
+}
+
+#[test]
+fn aggregation_depth_is_bounded() {
+    let mut net = Net::new();
+    let levels: Vec<ObjectKey> = (0..18).map(pallet).collect();
+    let first = Op::Commission {
+        objects: levels[..1].to_vec(),
+        lot: None,
+        expiry: None,
+    };
+    check(&net.op("mfg", first), "Applied");
+    for pair in levels.windows(2) {
+        // pallet(i + 1) contains pallet(i); SSCCs are created by packing.
+        let receipt = net.op(
+            "mfg",
+            Op::Pack {
+                parent: pair[1].clone(),
+                children: vec![pair[0].clone()],
+            },
+        );
+        if receipt.outcome != Outcome::Applied {
+            check(&receipt, "LimitExceeded");
+            return;
+        }
+    }
+    panic!("18 nested levels were accepted");
+}
+
+#[test]
+fn scheduled_governance_is_revalidated_when_it_takes_effect() {
+    let mut net = Net::new();
+    let key = pedigree_chaincode::governance::KeySpec {
+        id: "k7".into(),
+        public_key: signing_key(77).verifying_key().to_bytes(),
+    };
+    let action = GovAction::AddKey {
+        org: "dist".into(),
+        key,
+    };
+    check(
+        &net.govern("dist", &["mfg", "reg"], action.clone(), 4),
+        "Applied",
+    ); // height 1
+    check(&net.govern("dist", &["mfg", "reg"], action, 0), "Applied"); // height 2, applied now
+    net.block(&[]); // height 3
+    let outcome = net.block(&[]); // height 4
+    assert_eq!(outcome.governance_activations.len(), 1);
+    assert_eq!(
+        outcome.governance_activations[0].1,
+        Outcome::GovernanceConflict
+    );
+}
