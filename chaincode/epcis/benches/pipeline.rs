@@ -1,5 +1,6 @@
 //! Parse + validate + hash throughput for JSON-LD documents of pharma
-//! ObjectEvents (1 and 10,000 events). Prints events/s per run.
+//! ObjectEvents (1 and 10,000 events). Prints events/s per run, overall and
+//! per stage.
 
 // `criterion_main!` generates an undocumented `main`.
 #![allow(missing_docs)]
@@ -7,7 +8,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pedigree_epcis::hash;
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A JSON-LD EPCISDocument with `n` commissioning ObjectEvents (10 SGTINs each,
 /// readPoint, bizLocation, ILMD lot and expiry).
@@ -52,23 +53,48 @@ fn pipeline(text: &str) -> usize {
     ids.len()
 }
 
+/// Seconds per call of `f`, repeated for at least `budget` (at least once).
+fn time_it(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut rounds = 0u32;
+    while rounds == 0 || start.elapsed() < budget {
+        f();
+        rounds += 1;
+    }
+    start.elapsed().as_secs_f64() / f64::from(rounds)
+}
+
+/// Plain events/s figures: the whole pipeline and each stage.
+fn report(n: usize, text: &str) {
+    let budget = Duration::from_millis(1500);
+    let doc = pedigree_epcis::json::parse_document(text).expect("valid document");
+    let parse = time_it(budget, || {
+        black_box(pedigree_epcis::json::parse_document(black_box(text)).ok());
+    });
+    let validate = time_it(budget, || {
+        black_box(pedigree_epcis::validate::validate(black_box(&doc)));
+    });
+    let hashing = time_it(budget, || {
+        black_box(hash::document_hash_ids(black_box(&doc)));
+    });
+    let total = time_it(budget, || {
+        black_box(pipeline(black_box(text)));
+    });
+    let rate = |secs: f64| n as f64 / secs;
+    println!(
+        "pipeline/{n}: {:.0} ObjectEvents/s (parse + validate + hash); stages: parse {:.0}/s, validate {:.0}/s, hash {:.0}/s",
+        rate(total),
+        rate(parse),
+        rate(validate),
+        rate(hashing)
+    );
+}
+
 fn bench(c: &mut Criterion) {
     for n in [1usize, 10_000] {
         let text = document(n);
-        // One timed pass for a plain events/s figure.
-        let start = Instant::now();
-        let mut events = 0;
-        let rounds = if n == 1 { 20_000 } else { 3 };
-        for _ in 0..rounds {
-            events += pipeline(&text);
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "pipeline/{n}: {:.0} ObjectEvents/s (parse + validate + hash, {} events in {:.3} s)",
-            events as f64 / secs,
-            events,
-            secs
-        );
+        report(n, &text);
+        let doc = pedigree_epcis::json::parse_document(&text).expect("valid document");
         let mut g = c.benchmark_group("pipeline");
         g.throughput(Throughput::Elements(n as u64));
         if n > 1 {
@@ -76,6 +102,9 @@ fn bench(c: &mut Criterion) {
         }
         g.bench_function(format!("json_parse_validate_hash/{n}"), |b| {
             b.iter(|| pipeline(black_box(&text)))
+        });
+        g.bench_function(format!("hash_only/{n}"), |b| {
+            b.iter(|| hash::document_hash_ids(black_box(&doc)))
         });
         g.finish();
     }

@@ -1120,3 +1120,341 @@ mod tests {
         ));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Whole-corpus runs over a `CorpusFiles` (the caller does the file I/O).
+
+pub use crate::hash::conformance::{CorpusFiles, CorpusReport};
+
+/// Which report line a document belongs to.
+fn corpus_of(relative_path: &str) -> &'static str {
+    let p = relative_path;
+    if p.starts_with("gs1-EPCIS/JSON-simple-context/") {
+        "gs1-EPCIS/JSON-simple-context"
+    } else if p.starts_with("gs1-EPCIS/JSON/") {
+        "gs1-EPCIS/JSON"
+    } else if p.starts_with("gs1-EPCIS/XML/") {
+        "gs1-EPCIS/XML"
+    } else if p.starts_with("openepcis-test-resources/") {
+        if p.split('/').any(|seg| seg.starts_with("Invalid")) {
+            "openepcis-test-resources (Invalid)"
+        } else {
+            "openepcis-test-resources"
+        }
+    } else {
+        "openepcis-document-converter"
+    }
+}
+
+/// Adds one outcome to the report named `name` (created on first use).
+fn tally(
+    reports: &mut Vec<CorpusReport>,
+    name: &str,
+    id: &str,
+    result: Result<Option<String>, String>,
+) {
+    let index = match reports.iter().position(|r| r.name == name) {
+        Some(i) => i,
+        None => {
+            reports.push(CorpusReport {
+                name: name.to_string(),
+                ..CorpusReport::default()
+            });
+            reports.len() - 1
+        }
+    };
+    let report = &mut reports[index];
+    match result {
+        Ok(None) => report.passed += 1,
+        Ok(Some(reason)) => report.excluded.push(format!("{id}: {reason}")),
+        Err(e) => {
+            report.failed += 1;
+            report.failures.push(format!("{id}: {e}"));
+        }
+    }
+}
+
+/// Every EPCIS document of the corpus checked by [`check_file`], one report per corpus.
+/// Documents that pass only through a documented [`Exclusion`] count as excluded.
+pub fn check_documents(files: &dyn CorpusFiles) -> Vec<CorpusReport> {
+    let mut reports = Vec::new();
+    for rel in files.walk() {
+        let excluded = exclusion(&rel);
+        if excluded.is_none() && matches!(expectation(&rel), Expectation::Skip(_)) {
+            continue;
+        }
+        let result = match files.read(&rel) {
+            None => Err("unreadable".to_string()),
+            Some(text) => check_file(&rel, &text)
+                .map(|_| excluded.map(|x| format!("[{:?}] {}", x.treatment, x.reason))),
+        };
+        tally(&mut reports, corpus_of(&rel), &rel, result);
+    }
+    reports
+}
+
+/// JSON/XML twin pairs: OpenEPCIS 2.0 files with the same relative path, GS1 examples
+/// with the same file stem in JSON/ and XML/, and the converter samples.
+pub fn twin_pairs(files: &[String]) -> Vec<(String, String)> {
+    let set: std::collections::BTreeSet<&str> = files.iter().map(String::as_str).collect();
+    let mut pairs = Vec::new();
+    for f in files {
+        if f.contains("/Invalid") || f.contains("/Queries/") {
+            continue;
+        }
+        let twin = if f.starts_with("openepcis-test-resources/")
+            && f.contains("/2.0/EPCIS/JSON/")
+            && f.ends_with(".json")
+        {
+            Some(
+                f.replace("/2.0/EPCIS/JSON/", "/2.0/EPCIS/XML/")
+                    .replace(".json", ".xml"),
+            )
+        } else if let Some(rest) = f.strip_prefix("gs1-EPCIS/JSON/") {
+            Some(format!("gs1-EPCIS/XML/{}", rest.replace(".jsonld", ".xml")))
+        } else if f.starts_with("openepcis-document-converter/") && f.ends_with(".json") {
+            Some(f.replace(".json", ".xml"))
+        } else {
+            None
+        };
+        if let Some(x) = twin.filter(|x| set.contains(x.as_str())) {
+            pairs.push((f.clone(), x));
+        }
+    }
+    pairs
+}
+
+/// Every twin pair checked by [`check_twin_files`]; known differences count as excluded.
+pub fn check_twin_corpus(files: &dyn CorpusFiles) -> Vec<CorpusReport> {
+    let mut reports = Vec::new();
+    for (j, x) in twin_pairs(&files.walk()) {
+        let name = if j.starts_with("gs1-EPCIS") {
+            "twins gs1-EPCIS JSON/XML"
+        } else if j.starts_with("openepcis-test-resources") {
+            "twins openepcis-test-resources"
+        } else {
+            "twins openepcis-document-converter"
+        };
+        let result = match (files.read(&j), files.read(&x)) {
+            (Some(jt), Some(xt)) => check_twin_files(&j, &jt, &xt)
+                .map(|note| note.strip_prefix("known difference: ").map(str::to_string)),
+            _ => Err("unreadable".to_string()),
+        };
+        tally(&mut reports, name, &format!("{j} <-> {x}"), result);
+    }
+    reports
+}
+
+/// Every valid document read in one binding, written in the other and read back
+/// ([`check_cross_binding`]).
+pub fn check_cross_binding_corpus(files: &dyn CorpusFiles) -> Vec<CorpusReport> {
+    let mut reports = Vec::new();
+    for rel in files.walk() {
+        if expectation(&rel) != Expectation::Valid || exclusion(&rel).is_some() {
+            continue;
+        }
+        let is_json = !rel.ends_with(".xml");
+        let name = if is_json {
+            "cross-binding JSON -> XML -> model"
+        } else {
+            "cross-binding XML -> JSON -> model"
+        };
+        let result = match CROSS_BINDING_EXCLUSIONS
+            .iter()
+            .find(|(p, _)| rel.ends_with(p))
+        {
+            Some((_, reason)) => Ok(Some((*reason).to_string())),
+            None => match files.read(&rel) {
+                Some(text) => check_cross_binding(&text, is_json).map(|()| None),
+                None => Err("unreadable".to_string()),
+            },
+        };
+        tally(&mut reports, name, &rel, result);
+    }
+    reports
+}
+
+/// Documents, twins, cross-binding and the event hash corpora: everything this crate is
+/// checked against.
+pub fn check_all(files: &dyn CorpusFiles) -> Vec<CorpusReport> {
+    let mut reports = check_documents(files);
+    reports.extend(check_twin_corpus(files));
+    reports.extend(check_cross_binding_corpus(files));
+    reports.extend(crate::hash::conformance::check_all(files));
+    reports.push(check_cbv_vocabulary_rows(files));
+    reports
+}
+
+// ---------------------------------------------------------------------------
+// CBV vocabulary conversions (OpenEPCIS translator rows `to*Vocabulary`).
+
+/// The CBV code lists, for conversions that do not name the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vocabulary {
+    BizStep,
+    Disposition,
+    BizTransactionType,
+    SourceDestType,
+    ErrorReason,
+}
+
+impl Vocabulary {
+    const ALL: [Vocabulary; 5] = [
+        Vocabulary::BizStep,
+        Vocabulary::Disposition,
+        Vocabulary::BizTransactionType,
+        Vocabulary::SourceDestType,
+        Vocabulary::ErrorReason,
+    ];
+
+    /// The code list of an EPCIS field name (as the translator's `args` spell it).
+    fn of_field(field: &str) -> Option<Vocabulary> {
+        match field.to_ascii_lowercase().as_str() {
+            "bizstep" => Some(Vocabulary::BizStep),
+            "disposition" | "persistentdisposition" => Some(Vocabulary::Disposition),
+            "biztransaction" | "biztransactionlist" => Some(Vocabulary::BizTransactionType),
+            "source" | "sourcelist" | "destination" | "destinationlist" => {
+                Some(Vocabulary::SourceDestType)
+            }
+            "reason" | "errorreason" => Some(Vocabulary::ErrorReason),
+            _ => None,
+        }
+    }
+
+    /// `(bare word, URN, Web URI)` if `value` is a standard value of this list in any spelling.
+    fn spellings(self, value: &str) -> Option<(String, String, String)> {
+        fn of<T>(bare: Option<&str>, urn: Option<String>, web: Option<String>) -> Option<T>
+        where
+            T: From<(String, String, String)>,
+        {
+            Some(T::from((bare?.to_string(), urn?, web?)))
+        }
+        match self {
+            Vocabulary::BizStep => {
+                let v = BizStep::new(value);
+                of(v.bare_word(), v.urn(), v.web_uri())
+            }
+            Vocabulary::Disposition => {
+                let v = Disposition::new(value);
+                of(v.bare_word(), v.urn(), v.web_uri())
+            }
+            Vocabulary::BizTransactionType => {
+                let v = BizTransactionType::new(value);
+                of(v.bare_word(), v.urn(), v.web_uri())
+            }
+            Vocabulary::SourceDestType => {
+                let v = SourceDestType::new(value);
+                of(v.bare_word(), v.urn(), v.web_uri())
+            }
+            Vocabulary::ErrorReason => {
+                let v = ErrorReason::new(value);
+                of(v.bare_word(), v.urn(), v.web_uri())
+            }
+        }
+    }
+}
+
+/// Converts a CBV value the way the OpenEPCIS translator's vocabulary operations do:
+/// `toBareStringVocabulary`, `toUrnVocabulary`, `toWebURIVocabulary` (any code list, the value
+/// carries its list in its URN/URI) and `toCbvVocabulary` with `args=field|format`. Values
+/// that are not standard CBV values (custom URIs, unknown words) are returned unchanged.
+pub fn convert_cbv_vocabulary(value: &str, operation: &str, args: &str) -> Result<String, String> {
+    let (lists, format): (Vec<Vocabulary>, String) = match operation {
+        "toBareStringVocabulary" => (Vocabulary::ALL.to_vec(), "bare".into()),
+        "toUrnVocabulary" => (Vocabulary::ALL.to_vec(), "urn".into()),
+        "toWebURIVocabulary" => (Vocabulary::ALL.to_vec(), "weburi".into()),
+        "toCbvVocabulary" => {
+            let args = args.strip_prefix("args=").unwrap_or(args);
+            let (field, format) = args
+                .split_once('|')
+                .ok_or_else(|| format!("args {args:?}: expected field|format"))?;
+            let list = Vocabulary::of_field(field)
+                .ok_or_else(|| format!("args {args:?}: unknown field {field:?}"))?;
+            (vec![list], format.to_ascii_lowercase())
+        }
+        other => return Err(format!("unknown operation {other:?}")),
+    };
+    // A bare word is ambiguous across lists (`other` is a bizStep and an error reason), so
+    // a field-less conversion only converts spellings that name their list.
+    let names_its_list =
+        |v: &str| v.starts_with("urn:") || v.contains("://") || v.starts_with("cbv:");
+    if lists.len() > 1 && !names_its_list(value.trim()) {
+        return Ok(value.to_string());
+    }
+    for list in lists {
+        if let Some((bare, urn, web)) = list.spellings(value) {
+            return match format.as_str() {
+                "bare" => Ok(bare),
+                "urn" => Ok(urn),
+                "weburi" => Ok(web),
+                other => Err(format!("unknown format {other:?}")),
+            };
+        }
+    }
+    Ok(value.to_string())
+}
+
+/// Vocabulary rows we deliberately answer differently: `(operation, input, reason)`.
+pub const CBV_VOCABULARY_EXCLUSIONS: &[(&str, &str, &str)] = &[
+    (
+        "toBareStringVocabulary",
+        "urn:epcglobal:cbv:er:other",
+        ER_OTHER_REASON,
+    ),
+    ("toCbvVocabulary", "other", ER_OTHER_REASON),
+];
+
+const ER_OTHER_REASON: &str = "CBV 2.0 defines exactly two error reasons, did_not_occur and \
+     incorrect_data (GS1 ontology CBV.ttl and JSON-LD context cbv-context-error-reason.jsonld); \
+     the OpenEPCIS translator also treats `other` as a standard error reason, we keep it as a \
+     custom value";
+
+/// Checks the `to*Vocabulary` rows of `openepcis-epc-digitallink-translator/vectors.tsv`
+/// (columns `input, expected, operation, param`) with [`convert_cbv_vocabulary`].
+pub fn check_cbv_vocabulary_rows(files: &dyn CorpusFiles) -> CorpusReport {
+    let path = "openepcis-epc-digitallink-translator/vectors.tsv";
+    let mut reports = Vec::new();
+    let name = "openepcis-epc-digitallink-translator (CBV vocabulary)";
+    let Some(text) = files.read(path) else {
+        tally(&mut reports, name, path, Err("unreadable".into()));
+        return reports.remove(0);
+    };
+    let rows = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#'))
+        .skip(1); // the header
+    for (number, line) in rows {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [input, expected, operation, args, ..] = cols.as_slice() else {
+            continue;
+        };
+        if !operation.ends_with("Vocabulary") {
+            continue;
+        }
+        let exclusion = CBV_VOCABULARY_EXCLUSIONS
+            .iter()
+            .find(|(op, value, _)| op == operation && value == input);
+        let result = convert_cbv_vocabulary(input, operation, args).and_then(|got| {
+            if let Some((_, _, reason)) = exclusion {
+                return if got == *expected {
+                    Err("excluded row now agrees; remove the exclusion".to_string())
+                } else {
+                    Ok(Some((*reason).to_string()))
+                };
+            }
+            if got == *expected {
+                Ok(None)
+            } else {
+                Err(format!(
+                    "{operation}({input:?}) = {got:?}, expected {expected:?}"
+                ))
+            }
+        });
+        tally(&mut reports, name, &format!("line {}", number + 1), result);
+    }
+    reports.pop().unwrap_or_else(|| CorpusReport {
+        name: name.to_string(),
+        ..CorpusReport::default()
+    })
+}

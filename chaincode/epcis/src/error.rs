@@ -26,6 +26,38 @@ impl Position {
             column: u32::try_from(column).unwrap_or(u32::MAX),
         }
     }
+
+    /// The positions of many byte offsets in one pass over `text` (linear in the text length,
+    /// whatever the number of offsets). Offsets may come in any order; the result is in the
+    /// order given.
+    pub fn from_offsets(text: &str, offsets: &[usize]) -> Vec<Position> {
+        let mut order: Vec<usize> = (0..offsets.len()).collect();
+        order.sort_by_key(|&i| offsets[i]);
+        let mut result = vec![Position { line: 1, column: 1 }; offsets.len()];
+        // Cursor state: byte `scanned` is the first not yet counted; `line` and `line_start`
+        // describe the line containing it.
+        let (mut scanned, mut line, mut line_start) = (0usize, 1usize, 0usize);
+        for i in order {
+            let mut end = offsets[i].min(text.len());
+            while end > 0 && !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            if end > scanned {
+                let chunk = &text[scanned..end];
+                for (at, _) in chunk.match_indices('\n') {
+                    line += 1;
+                    line_start = scanned + at + 1;
+                }
+                scanned = end;
+            }
+            let column = text[line_start..end.max(line_start)].chars().count() + 1;
+            result[i] = Position {
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+            };
+        }
+        result
+    }
 }
 
 impl std::fmt::Display for Position {
@@ -91,6 +123,17 @@ pub type Result<T> = std::result::Result<T, ParseError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_positions_match_one_by_one() {
+        let text = "ab\nc\u{e9}d\n\nxyz";
+        let offsets: Vec<usize> = vec![9, 0, 3, 6, 2, 999, 5];
+        let one_by_one: Vec<Position> = offsets
+            .iter()
+            .map(|&o| Position::from_offset(text, o))
+            .collect();
+        assert_eq!(Position::from_offsets(text, &offsets), one_by_one);
+    }
 
     #[test]
     fn positions() {

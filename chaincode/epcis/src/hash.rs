@@ -32,7 +32,8 @@
 //!   not in declared order but in the sorted remainder after
 //!   sensorElementList, because vectors `ReferenceEventHashAlgorithm3`
 //!   (`bizTransactionList…destinationList…sourceList…{ns}userExt`) and
-//!   `epcisDocWithVariousEventTypes` #3/#10 (ilmd after bizLocation) show it.
+//!   `epcisDocWithVariousEventTypes` #3/#10 (ilmd last, after readPoint)
+//!   show it.
 //! - decision: bizTransaction/source/destination entries are `type=…` then
 //!   the ID, and entries are sorted by that whole string (type first, then
 //!   the canonical ID), because vectors `epcisDocWithDefaultSchemaInContext`
@@ -63,7 +64,7 @@
 //!   emit `https://gs1.org/voc/…`; sensor `component` bare words become
 //!   `https://ref.gs1.org/cbv/Comp-…` (vector `epcisDocWithSensorComponent`).
 //!   Other CURIEs (`example:z`) are kept as written (vector
-//!   `SensorDataExamples` #9; HG's JSON path would expand inline-declared
+//!   `SensorDataExamples` #10, 0-based like all indices here; HG's JSON path would expand inline-declared
 //!   prefixes, the XML path does not — no JSON vector covers it).
 //! - decision: EPC URIs, EPC class/pattern URIs and Digital Link URIs on any
 //!   host become the constrained canonical DL (`https://id.gs1.org`, GTIN-14,
@@ -94,12 +95,19 @@
 //! - decision: excluded: `recordTime`, `eventID`, `errorDeclaration`,
 //!   `rdfs:comment` (vector `epcisDocHavingEventWithComment`), and
 //!   event-level extensions named in a document-level `ignoreFields` list
-//!   (vectors `epcis*HavingEventWithIgnoreFields`), see
-//!   [`HashOptions::ignore_fields`] and [`ignore_fields_of`].
+//!   (vectors `epcis*HavingEventWithIgnoreFields`: event 0 carries the
+//!   ignored fields, event 1 does not, both hash alike), see
+//!   [`HashOptions::ignore_fields`] and [`ignore_fields_of`]. Only
+//!   event-level extensions are matched (all the vectors need).
 //! - decision: empty values and empty lists are omitted (vector
 //!   `expected_equal/ignoreEmptyEpcList`); an empty `ilmd` is emitted as
 //!   `ilmd` (both HG paths do). JSON booleans are `true`/`false` (XML form);
 //!   JSON `null` emits the bare name.
+//! - decision: the hash does not depend on element/member order in the
+//!   source (every part is emitted in canonical order or sorted); the
+//!   conformance checks therefore read XML with the XSD element-order check
+//!   off, because `expected_equal/differentRepresentationsOfAggregationEvent`
+//!   and OpenEPCIS `JumbledFieldsOrder.xml` are deliberately out of order.
 //! - decision: only SHA-2 algorithms (`sha-256`, `sha-384`, `sha-512`) are
 //!   offered; `sha3-256` would need a new dependency.
 
@@ -190,22 +198,25 @@ pub fn event_hash_id_with(event: &EpcisEvent, options: &HashOptions) -> String {
 
 /// The `ni:///{alg};{hex}?ver=CBV2.0` URI of a pre-hash string.
 pub fn hash_id_of_pre_hash(pre_hash: &str, algorithm: HashAlgorithm) -> String {
-    let digest: Vec<u8> = match algorithm {
-        HashAlgorithm::Sha256 => Sha256::digest(pre_hash.as_bytes()).to_vec(),
-        HashAlgorithm::Sha384 => Sha384::digest(pre_hash.as_bytes()).to_vec(),
-        HashAlgorithm::Sha512 => Sha512::digest(pre_hash.as_bytes()).to_vec(),
-    };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(32 + digest.len() * 2);
+    let mut s = String::with_capacity(160);
     s.push_str("ni:///");
     s.push_str(algorithm.ni_name());
     s.push(';');
-    for b in digest {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
+    match algorithm {
+        HashAlgorithm::Sha256 => push_hex(&mut s, &Sha256::digest(pre_hash.as_bytes())),
+        HashAlgorithm::Sha384 => push_hex(&mut s, &Sha384::digest(pre_hash.as_bytes())),
+        HashAlgorithm::Sha512 => push_hex(&mut s, &Sha512::digest(pre_hash.as_bytes())),
     }
     s.push_str("?ver=CBV2.0");
     s
+}
+
+fn push_hex(s: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
 }
 
 /// The `ignoreFields` list of a document: the children of a document-level,

@@ -35,7 +35,8 @@ pub const DEFAULT_PREFIXES: &[(&str, &str)] = &[
 
 /// Reads a JSON-LD EPCIS document (or a single bare event) into the model.
 pub fn parse_document(text: &str) -> Result<EpcisDocument> {
-    parse_document_with_positions(text).map(|(doc, _)| doc)
+    let root = json_tree::parse(text)?;
+    Reader { text }.document(&root)
 }
 
 /// Like [`parse_document`], also returning where each event starts (for
@@ -45,13 +46,7 @@ pub fn parse_document_with_positions(text: &str) -> Result<(EpcisDocument, Vec<P
     let r = Reader { text };
     let doc = r.document(&root)?;
     let offsets = event_offsets(&root, doc.kind);
-    Ok((
-        doc,
-        offsets
-            .into_iter()
-            .map(|o| Position::from_offset(text, o))
-            .collect(),
-    ))
+    Ok((doc, Position::from_offsets(text, &offsets)))
 }
 
 fn member<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {

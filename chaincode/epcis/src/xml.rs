@@ -53,7 +53,8 @@ pub fn parse_document(text: &str) -> Result<EpcisDocument> {
 
 /// Reads an EPCIS XML document (1.x or 2.0).
 pub fn parse_document_with(text: &str, options: ReadOptions) -> Result<EpcisDocument> {
-    parse_document_with_positions(text, options).map(|(doc, _)| doc)
+    let root = xml_tree::parse(text)?;
+    Reader { text, options }.document(&root)
 }
 
 /// Like [`parse_document_with`], also returning where each event starts (for
@@ -71,13 +72,7 @@ pub fn parse_document_with_positions(
     } else {
         collect_event_offsets(&root, &mut offsets, 0);
     }
-    Ok((
-        doc,
-        offsets
-            .into_iter()
-            .map(|o| Position::from_offset(text, o))
-            .collect(),
-    ))
+    Ok((doc, Position::from_offsets(text, &offsets)))
 }
 
 fn collect_event_offsets(el: &Element, out: &mut Vec<usize>, depth: usize) {

@@ -1,6 +1,6 @@
 //! Value canonicalisation shared by every pre-hash leaf (except timestamps).
 
-use super::dl::canonical_digital_link;
+use super::dl::{canonical_digital_link, push_epc_uri};
 use super::number::normalize_number;
 use super::vocab::{expand_predefined_curie, replace_cbv_urns};
 
@@ -12,14 +12,46 @@ use super::vocab::{expand_predefined_curie, replace_cbv_urns};
 /// constrained canonical Digital Link ([`canonical_digital_link`]). Values that
 /// match none of these are returned trimmed, as written.
 pub fn canonical_value(text: &str) -> String {
-    let t = text.trim();
+    let mut s = String::new();
+    push_canonical_value(&mut s, text);
+    s
+}
+
+/// Appends [`canonical_value`]`(text)` to `out`.
+pub(crate) fn push_canonical_value(out: &mut String, text: &str) {
+    let t = trim(text);
     if t.is_empty() {
-        return String::new();
+        return;
+    }
+    // Fast path: EPC URIs (the bulk of pharma events).
+    if let Some(rest) = t.strip_prefix("urn:epc:") {
+        if !t.contains("urn:epcglobal:cbv:") && push_epc_uri(out, rest) {
+            return;
+        }
     }
     let t = expand_predefined_curie(t);
-    let t = replace_cbv_urns(&t).into_owned();
-    let t = normalize_number(&t).unwrap_or(t);
-    canonical_digital_link(&t).unwrap_or(t)
+    let t = replace_cbv_urns(&t);
+    if let Some(n) = normalize_number(&t) {
+        push_dl_or(out, &n);
+    } else {
+        push_dl_or(out, &t);
+    }
+}
+
+/// `str::trim` with a fast path for values without surrounding whitespace.
+pub(crate) fn trim(text: &str) -> &str {
+    let b = text.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+fn push_dl_or(out: &mut String, t: &str) {
+    match canonical_digital_link(t) {
+        Some(dl) => out.push_str(&dl),
+        None => out.push_str(t),
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub trait CorpusFiles {
     fn read(&self, path: &str) -> Option<String>;
     /// The file names (not paths) in a directory, sorted; empty if missing.
     fn list(&self, dir: &str) -> Vec<String>;
+    /// Every file under the corpus root, as root-relative paths with `/`, sorted.
+    fn walk(&self) -> Vec<String>;
 }
 
 /// Result of one corpus run.

@@ -145,9 +145,8 @@ fn gcp(body: &str) -> Option<(&str, &str)> {
     Some((g, &body[dot + 1..]))
 }
 
-/// Percent-encodes `! ( ) * + , :` (existing escapes are kept).
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
+/// Appends `s` with `! ( ) * + , :` percent-encoded (existing escapes are kept).
+fn encode_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '!' => out.push_str("%21"),
@@ -160,48 +159,71 @@ fn encode(s: &str) -> String {
             _ => out.push(c),
         }
     }
-    out
 }
 
-/// GTIN-14 body (without check digit) from GCP and the indicator+item reference.
-fn gtin_body(gcp: &str, item: &str) -> String {
-    format!("{}{}{}", &item[..1], gcp, &item[1..])
-}
-
-fn with_cd(body: &str) -> String {
-    let mut s = body.to_string();
-    s.push(check_digit(body));
-    s
+/// Appends the concatenation of the digit strings `parts` and its check digit.
+fn push_with_cd(out: &mut String, parts: &[&str]) {
+    let mut sum = 0u32;
+    let mut i = 0usize;
+    for part in parts.iter().rev() {
+        for c in part.bytes().rev() {
+            let d = u32::from(c.wrapping_sub(b'0')) % 10;
+            sum += if i % 2 == 0 { d * 3 } else { d };
+            i += 1;
+        }
+    }
+    for part in parts {
+        out.push_str(part);
+    }
+    out.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
 }
 
 const DL: &str = "https://id.gs1.org/";
 
-fn epc_uri(rest: &str) -> Option<String> {
+/// Appends the constrained canonical DL of an EPC URI (`rest` follows
+/// `urn:epc:`); returns false (and appends nothing) if it is not one.
+pub(super) fn push_epc_uri(out: &mut String, rest: &str) -> bool {
     if let Some(r) = rest.strip_prefix("id:") {
-        let (scheme, body) = r.split_once(':')?;
-        return epc_id(scheme, body);
+        return match r.split_once(':') {
+            Some((scheme, body)) => epc_id(out, scheme, body).is_some(),
+            None => false,
+        };
     }
     if let Some(body) = rest.strip_prefix("class:lgtin:") {
-        let (g, r) = gcp(body)?;
-        let (item, r) = digits(r, 13 - g.len())?;
-        let lot = r.strip_prefix('.')?;
-        if !units_in(lot, x_unit, 1, 20) {
-            return None;
-        }
-        return Some(format!(
-            "{DL}01/{}/10/{}",
-            with_cd(&gtin_body(g, item)),
-            encode(lot)
-        ));
+        return lgtin(out, body).is_some();
     }
     if let Some(r) = rest.strip_prefix("idpat:") {
-        let (scheme, body) = r.split_once(':')?;
-        return epc_pattern(scheme, body);
+        return match r.split_once(':') {
+            Some((scheme, body)) => epc_pattern(out, scheme, body).is_some(),
+            None => false,
+        };
     }
-    None
+    false
 }
 
-fn epc_id(scheme: &str, body: &str) -> Option<String> {
+fn epc_uri(rest: &str) -> Option<String> {
+    let mut out = String::with_capacity(64);
+    push_epc_uri(&mut out, rest).then_some(out)
+}
+
+fn lgtin(out: &mut String, body: &str) -> Option<()> {
+    let (g, r) = gcp(body)?;
+    let (item, r) = digits(r, 13 - g.len())?;
+    let lot = r.strip_prefix('.')?;
+    if !units_in(lot, x_unit, 1, 20) {
+        return None;
+    }
+    out.push_str(DL);
+    out.push_str("01/");
+    push_with_cd(out, &[&item[..1], g, &item[1..]]);
+    out.push_str("/10/");
+    encode_into(out, lot);
+    Some(())
+}
+
+/// Validates an EPC pure-identity URI body and appends its DL form.
+/// Nothing is appended unless the whole input is valid.
+fn epc_id(out: &mut String, scheme: &str, body: &str) -> Option<()> {
     let (g, r) = gcp(body)?;
     let l = g.len();
     match scheme {
@@ -209,24 +231,26 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             let (item, r) = digits(r, 13 - l)?;
             let serial = r.strip_prefix('.')?;
             let (max, ai) = if scheme == "sgtin" {
-                (20, "21")
+                (20, "/21/")
             } else {
-                (28, "235")
+                (28, "/235/")
             };
             if !units_in(serial, x_unit, 1, max) {
                 return None;
             }
-            Some(format!(
-                "{DL}01/{}/{ai}/{}",
-                with_cd(&gtin_body(g, item)),
-                encode(serial)
-            ))
+            out.push_str(DL);
+            out.push_str("01/");
+            push_with_cd(out, &[&item[..1], g, &item[1..]]);
+            out.push_str(ai);
+            encode_into(out, serial);
         }
         "sscc" => {
             if !all_digits(r, 17 - l, 17 - l) {
                 return None;
             }
-            Some(format!("{DL}00/{}", with_cd(&gtin_body(g, r))))
+            out.push_str(DL);
+            out.push_str("00/");
+            push_with_cd(out, &[&r[..1], g, &r[1..]]);
         }
         "sgln" => {
             let (loc, r) = digits(r, 12 - l)?;
@@ -234,11 +258,12 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             if !units_in(ext, x_unit, 1, 20) {
                 return None;
             }
-            let gln = with_cd(&format!("{g}{loc}"));
-            if ext == "0" {
-                Some(format!("{DL}414/{gln}"))
-            } else {
-                Some(format!("{DL}414/{gln}/254/{}", encode(ext)))
+            out.push_str(DL);
+            out.push_str("414/");
+            push_with_cd(out, &[g, loc]);
+            if ext != "0" {
+                out.push_str("/254/");
+                encode_into(out, ext);
             }
         }
         "grai" => {
@@ -247,25 +272,27 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             if !units_in(serial, x_unit, 1, 16) {
                 return None;
             }
-            Some(format!(
-                "{DL}8003/{}{}",
-                with_cd(&format!("0{g}{asset}")),
-                encode(serial)
-            ))
+            out.push_str(DL);
+            out.push_str("8003/");
+            push_with_cd(out, &["0", g, asset]);
+            encode_into(out, serial);
         }
         "giai" | "ginc" => {
             if !units_in(r, x_unit, 1, 30 - l) {
                 return None;
             }
-            let ai = if scheme == "giai" { "8004" } else { "401" };
-            Some(format!("{DL}{ai}/{g}{}", encode(r)))
+            out.push_str(DL);
+            out.push_str(if scheme == "giai" { "8004/" } else { "401/" });
+            out.push_str(g);
+            encode_into(out, r);
         }
         "gsrn" | "gsrnp" => {
             if !all_digits(r, 17 - l, 17 - l) {
                 return None;
             }
-            let ai = if scheme == "gsrn" { "8018" } else { "8017" };
-            Some(format!("{DL}{ai}/{}", with_cd(&format!("{g}{r}"))))
+            out.push_str(DL);
+            out.push_str(if scheme == "gsrn" { "8018/" } else { "8017/" });
+            push_with_cd(out, &[g, r]);
         }
         "gdti" => {
             let (doc, r) = digits(r, 12 - l)?;
@@ -280,21 +307,22 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             if !ok {
                 return None;
             }
-            Some(format!(
-                "{DL}253/{}{}",
-                with_cd(&format!("{g}{doc}")),
-                encode(serial)
-            ))
+            out.push_str(DL);
+            out.push_str("253/");
+            push_with_cd(out, &[g, doc]);
+            encode_into(out, serial);
         }
         "cpi" => {
             let (cpref, serial) = r.split_once('.')?;
             if !units_in(cpref, cpi_unit, 1, 30 - l) || !all_digits(serial, 1, 12) {
                 return None;
             }
-            Some(format!(
-                "{DL}8010/{}/8011/{serial}",
-                encode(&format!("{g}{cpref}"))
-            ))
+            out.push_str(DL);
+            out.push_str("8010/");
+            encode_into(out, g);
+            encode_into(out, cpref);
+            out.push_str("/8011/");
+            out.push_str(serial);
         }
         "sgcn" => {
             let (coupon, r) = digits(r, 12 - l)?;
@@ -302,16 +330,18 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             if !all_digits(serial, 1, 12) {
                 return None;
             }
-            Some(format!(
-                "{DL}255/{}{serial}",
-                with_cd(&format!("{g}{coupon}"))
-            ))
+            out.push_str(DL);
+            out.push_str("255/");
+            push_with_cd(out, &[g, coupon]);
+            out.push_str(serial);
         }
         "gsin" => {
             if !all_digits(r, 16 - l, 16 - l) {
                 return None;
             }
-            Some(format!("{DL}402/{}", with_cd(&format!("{g}{r}"))))
+            out.push_str(DL);
+            out.push_str("402/");
+            push_with_cd(out, &[g, r]);
         }
         "itip" => {
             let (item, r) = digits(r, 13 - l)?;
@@ -323,43 +353,68 @@ fn epc_id(scheme: &str, body: &str) -> Option<String> {
             if !units_in(serial, x_unit, 1, 20) {
                 return None;
             }
-            Some(format!(
-                "{DL}8006/{}{piece}{total}/21/{}",
-                with_cd(&gtin_body(g, item)),
-                encode(serial)
-            ))
+            out.push_str(DL);
+            out.push_str("8006/");
+            push_with_cd(out, &[&item[..1], g, &item[1..]]);
+            out.push_str(piece);
+            out.push_str(total);
+            out.push_str("/21/");
+            encode_into(out, serial);
         }
         "pgln" => {
             if !all_digits(r, 12 - l, 12 - l) {
                 return None;
             }
-            Some(format!("{DL}417/{}", with_cd(&format!("{g}{r}"))))
+            out.push_str(DL);
+            out.push_str("417/");
+            push_with_cd(out, &[g, r]);
         }
-        _ => None,
+        _ => return None,
     }
+    Some(())
 }
 
-fn epc_pattern(scheme: &str, body: &str) -> Option<String> {
+/// Validates an EPC ID pattern URI body and appends its DL form.
+fn epc_pattern(out: &mut String, scheme: &str, body: &str) -> Option<()> {
     let (g, r) = gcp(body)?;
     let l = g.len();
     match scheme {
         "sgtin" | "upui" => {
             let (item, r) = digits(r, 13 - l)?;
-            (r == ".*").then(|| format!("{DL}01/{}", with_cd(&gtin_body(g, item))))
+            if r != ".*" {
+                return None;
+            }
+            out.push_str(DL);
+            out.push_str("01/");
+            push_with_cd(out, &[&item[..1], g, &item[1..]]);
         }
         "grai" => {
             let (asset, r) = digits(r, 12 - l)?;
-            (r == ".*").then(|| format!("{DL}8003/{}", with_cd(&format!("0{g}{asset}"))))
+            if r != ".*" {
+                return None;
+            }
+            out.push_str(DL);
+            out.push_str("8003/");
+            push_with_cd(out, &["0", g, asset]);
         }
         "gdti" | "sgcn" => {
             let (doc, r) = digits(r, 12 - l)?;
-            let ai = if scheme == "gdti" { "253" } else { "255" };
-            (r == ".*").then(|| format!("{DL}{ai}/{}", with_cd(&format!("{g}{doc}"))))
+            if r != ".*" {
+                return None;
+            }
+            out.push_str(DL);
+            out.push_str(if scheme == "gdti" { "253/" } else { "255/" });
+            push_with_cd(out, &[g, doc]);
         }
         "cpi" => {
             let cpref = r.strip_suffix(".*")?;
-            units_in(cpref, cpi_unit, 1, 30 - l)
-                .then(|| format!("{DL}8010/{}", encode(&format!("{g}{cpref}"))))
+            if !units_in(cpref, cpi_unit, 1, 30 - l) {
+                return None;
+            }
+            out.push_str(DL);
+            out.push_str("8010/");
+            encode_into(out, g);
+            encode_into(out, cpref);
         }
         "itip" => {
             let (item, r) = digits(r, 13 - l)?;
@@ -367,10 +422,18 @@ fn epc_pattern(scheme: &str, body: &str) -> Option<String> {
             let (piece, r) = digits(r, 2)?;
             let r = r.strip_prefix('.')?;
             let (total, r) = digits(r, 2)?;
-            (r == ".*").then(|| format!("{DL}8006/{}{piece}{total}", with_cd(&gtin_body(g, item))))
+            if r != ".*" {
+                return None;
+            }
+            out.push_str(DL);
+            out.push_str("8006/");
+            push_with_cd(out, &[&item[..1], g, &item[1..]]);
+            out.push_str(piece);
+            out.push_str(total);
         }
-        _ => None,
+        _ => return None,
     }
+    Some(())
 }
 
 // ---------------------------------------------------------------------------
@@ -454,16 +517,17 @@ fn key_then_digits(s: &str) -> bool {
 fn has_key_segment(after_scheme: &str) -> bool {
     let end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
     let path = &after_scheme[..end];
-    for key in INITIAL_KEYS {
-        let pat = format!("/{key}/");
-        let mut from = 0;
-        while let Some(i) = path[from..].find(&pat) {
-            let start = from + i + pat.len();
-            if key_then_digits(&after_scheme[start..]) {
-                return true;
-            }
-            from += i + 1;
+    let mut i = 0;
+    while let Some(off) = path[i..].find('/') {
+        let start = i + off + 1;
+        let Some(len) = path[start..].find('/') else {
+            break;
+        };
+        let j = start + len;
+        if INITIAL_KEYS.contains(&&path[start..j]) && key_then_digits(&after_scheme[j + 1..]) {
+            return true;
         }
+        i = j;
     }
     false
 }

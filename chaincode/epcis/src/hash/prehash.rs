@@ -1,7 +1,7 @@
 //! Pre-hash string construction over the typed model ([`EpcisEvent`]).
 
 use super::HashOptions;
-use super::canon::canonical_value;
+use super::canon::{canonical_value, push_canonical_value};
 use super::time::normalize_timestamp;
 use super::vocab::{sensor_component, sensor_vocab};
 use crate::model::{
@@ -21,10 +21,18 @@ fn kv(out: &mut String, name: &str, value: &str) {
     }
 }
 
-/// Appends `name=canonical(value)` for a non-time leaf.
+/// Appends `name=canonical(value)` for a non-time leaf (nothing if the
+/// canonical value is empty).
 fn leaf(out: &mut String, name: &str, value: Option<&str>) {
     if let Some(v) = value {
-        kv(out, name, &canonical_value(v));
+        let mark = out.len();
+        out.push_str(name);
+        out.push('=');
+        let before = out.len();
+        push_canonical_value(out, v);
+        if out.len() == before {
+            out.truncate(mark);
+        }
     }
 }
 
@@ -207,8 +215,13 @@ fn epc_block(out: &mut String, name: &str, list: Option<&Vec<String>>) {
         let items = list
             .iter()
             .map(|e| {
-                let v = canonical_value(e);
-                if v.is_empty() { v } else { format!("epc={v}") }
+                let mut s = String::with_capacity(72);
+                s.push_str("epc=");
+                push_canonical_value(&mut s, e);
+                if s.len() == 4 {
+                    s.clear();
+                }
+                s
             })
             .collect();
         sorted_block(out, name, items);
@@ -568,10 +581,11 @@ pub(super) fn pre_hash_string(event: &EpcisEvent, opts: &HashOptions) -> String 
 /// `name=value` for the ID of a bizTransaction/source/destination (the bare
 /// name if the ID is empty, as the reference does for empty elements).
 fn typed_value(s: &mut String, name: &str, value: &str) {
-    let v = canonical_value(value);
     s.push_str(name);
-    if !v.is_empty() {
-        s.push('=');
-        s.push_str(&v);
+    let mark = s.len();
+    s.push('=');
+    push_canonical_value(s, value);
+    if s.len() == mark + 1 {
+        s.truncate(mark);
     }
 }
