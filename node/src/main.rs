@@ -1,4 +1,4 @@
-//! `pedigree-node`: the Pedigree node binary. For now it only prepares a node directory (`init`).
+//! `pedigree-node`: the Pedigree node binary. `init` prepares a node directory, `run` runs the node.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +32,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the node: network, replicated ledger and HTTP API, until SIGINT or SIGTERM.
+    Run {
+        /// The node's configuration file.
+        #[arg(long, default_value = "node.toml")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|()| match cli.command {
             Command::Init { dir, org, json } => run_init(&dir, org.as_deref(), json),
+            Command::Run { config } => run_node(&config),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,6 +56,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_node(config: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(pedigree_node::run::run(config))?;
+    Ok(())
 }
 
 fn run_init(dir: &std::path::Path, org: Option<&str>, json: bool) -> anyhow::Result<()> {

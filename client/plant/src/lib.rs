@@ -13,6 +13,7 @@
 //!   Feistel permutation over a persisted counter).
 //! - [`spool`]: the append-only, checksummed spool file.
 //! - [`submit`]: the [`submit::Submitter`] contract and the file submitter.
+//! - [`http`]: [`http::HttpSubmitter`], submission to a node through the SDK.
 //! - [`adapter`]: the core loop tying the above together.
 //! - [`counters`]: counters and their Prometheus rendering.
 //! - [`config`]: the `plant.toml` file of the binary.
@@ -26,6 +27,7 @@ pub mod adapter;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod http;
 pub mod line;
 pub mod mapping;
 pub mod mqtt;

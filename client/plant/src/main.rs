@@ -8,10 +8,13 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use pedigree_plant::adapter::inbound_channel;
 use pedigree_plant::config::PlantConfig;
+use pedigree_plant::http::HttpSubmitter;
 use pedigree_plant::mqtt::{MqttSettings, run_mqtt_source};
 use pedigree_plant::simulator::{Simulator, run_simulator};
 use pedigree_plant::tcp::run_tcp_source;
-use pedigree_plant::{Adapter, Counters, FileSubmitter, Spool, StopReason, render_prometheus};
+use pedigree_plant::{
+    Adapter, Counters, FileSubmitter, Spool, StopReason, Submitter, render_prometheus,
+};
 use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
@@ -33,7 +36,7 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
         /// Write each batch as an EPCIS JSON-LD document to the output
-        /// directory instead of submitting to the node.
+        /// directory instead of submitting to the node of `[node]`.
         #[arg(long)]
         dry_run: bool,
         /// Output directory for --dry-run (overrides `[output] dir`).
@@ -74,35 +77,52 @@ fn main() -> anyhow::Result<()> {
             out,
         } => {
             let config = PlantConfig::load(&config)?;
-            let output = match (dry_run, out, &config.output) {
-                (false, _, _) => {
-                    // Submission to the node needs the HTTP client of the SDK,
-                    // which this build does not have: refuse rather than spool
-                    // events that nothing will ever send.
-                    let node = config
-                        .node
-                        .as_ref()
-                        .map(|n| n.url.as_str())
-                        .unwrap_or("(no [node] section)");
-                    bail!(
-                        "submission to the node ({node}) is not available in this build; \
-                         run with --dry-run to write EPCIS JSON-LD documents to the output directory"
-                    );
+            let sink = match (dry_run, out, &config.output, &config.node) {
+                (false, _, _, Some(node)) => {
+                    let token = std::fs::read_to_string(&node.token_file).with_context(|| {
+                        format!("node token file {}", node.token_file.display())
+                    })?;
+                    let client = pedigree_client::Client::new(&node.url, Some(token.trim()))
+                        .context("[node] url")?;
+                    Sink::Node(Box::new(HttpSubmitter::new(client, None)))
                 }
-                (true, Some(dir), _) => dir,
-                (true, None, Some(output)) => output.dir.clone(),
-                (true, None, None) => bail!("--dry-run needs --out DIR or an [output] section"),
+                (false, _, _, None) => bail!(
+                    "no [node] section: configure the node's url and token_file, \
+                     or run with --dry-run to write EPCIS JSON-LD documents to a directory"
+                ),
+                (true, Some(dir), _, _) => Sink::Directory(dir),
+                (true, None, Some(output), _) => Sink::Directory(output.dir.clone()),
+                (true, None, None, _) => bail!("--dry-run needs --out DIR or an [output] section"),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            runtime.block_on(run(config, output))
+            match sink {
+                Sink::Directory(output) => {
+                    let submitter =
+                        FileSubmitter::open(&output).context("opening the output directory")?;
+                    tracing::info!(dir = %output.display(), already_written = submitter.written_events(), "dry run: writing EPCIS documents");
+                    runtime.block_on(run(config, submitter))
+                }
+                Sink::Node(submitter) => {
+                    tracing::info!(node = submitter.node_url(), "submitting to the node");
+                    runtime.block_on(run(config, *submitter))
+                }
+            }
         }
     }
 }
 
-async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
+/// Where the adapter's batches go.
+enum Sink {
+    /// `--dry-run`: JSON-LD documents in a directory.
+    Directory(PathBuf),
+    /// The node named in `[node]`.
+    Node(Box<HttpSubmitter>),
+}
+
+async fn run<S: Submitter + 'static>(config: PlantConfig, submitter: S) -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
     let spool =
         Spool::open(&config.spool.dir, config.spool_limits()).context("opening the spool")?;
@@ -112,8 +132,6 @@ async fn run(config: PlantConfig, output: PathBuf) -> anyhow::Result<()> {
         truncated_bytes = recovery.truncated_bytes,
         "spool opened"
     );
-    let submitter = FileSubmitter::open(&output).context("opening the output directory")?;
-    tracing::info!(dir = %output.display(), already_written = submitter.written_events(), "dry run: writing EPCIS documents");
     let (shutdown_sender, shutdown) = watch::channel(false);
     let (inbound_sender, inbound_receiver) = inbound_channel();
     let mut tasks = tokio::task::JoinSet::new();

@@ -1,7 +1,10 @@
 //! The `pedigree` command tree: one module per command group.
 
 mod epcis;
+mod genesis;
 mod gs1;
+mod keys;
+mod ledger;
 
 use clap::{Parser, Subcommand};
 
@@ -11,6 +14,28 @@ use clap::{Parser, Subcommand};
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The node's API base URL (commands that talk to a node).
+    #[arg(
+        long,
+        global = true,
+        env = "PEDIGREE_NODE",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    node: String,
+    /// The API bearer token.
+    #[arg(long, global = true, env = "PEDIGREE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Where the node is and how to authenticate, plus the output format.
+#[derive(Debug, Clone)]
+pub(crate) struct Globals {
+    pub(crate) json: bool,
+    pub(crate) node: String,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -21,6 +46,26 @@ enum Command {
     /// EPCIS 2.0 documents: validate, hash, convert.
     #[command(subcommand)]
     Epcis(epcis::EpcisCommand),
+    /// Organisation signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Genesis documents.
+    #[command(subcommand)]
+    Genesis(genesis::GenesisCommand),
+    /// Submit EPCIS documents (JSON-LD or XML) to a node; prints accepted/duplicate/rejected.
+    Capture(ledger::CaptureArgs),
+    /// Verify a pack (DSCSA): scanned data, a Digital Link URI, or --gtin/--lot/--serial.
+    Verify(ledger::VerifyArgs),
+    /// The history of one pack, case or pallet.
+    Trace(ledger::TraceArgs),
+    /// Recall or release a lot, or show who holds its units.
+    Recall(ledger::RecallArgs),
+    /// Reconciliation counters of a lot.
+    Reconcile(ledger::LotArgs),
+    /// Read a block (default: the latest) or a transaction's receipt and inclusion proof.
+    Blocks(ledger::BlocksArgs),
+    /// The node's consensus and ledger status.
+    Status,
 }
 
 /// What a successful command hands back to `main`.
@@ -30,6 +75,8 @@ pub(crate) enum Outcome {
     Print(String),
     /// The input is invalid: print this report on standard error; exit 2.
     Invalid(String),
+    /// The ledger said no (not verified, events rejected): print this on standard output; exit 3.
+    Negative(String),
 }
 
 /// Why a command failed.
@@ -48,22 +95,45 @@ pub(crate) enum CliError {
     /// Anything else (exit status 1).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The node could not be reached or refused the request (exit status 1).
+    #[error("{0}")]
+    Node(#[from] pedigree_client::ClientError),
 }
 
 impl CliError {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             CliError::Input(_) => 2,
-            CliError::Io { .. } | CliError::Internal(_) => 1,
+            CliError::Node(pedigree_client::ClientError::Invalid(_)) => 2,
+            CliError::Io { .. } | CliError::Internal(_) | CliError::Node(_) => 1,
         }
     }
 }
 
 pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let globals = Globals {
+        json: cli.json,
+        node: cli.node,
+        token: cli.token,
+    };
     match cli.command {
         Command::Gs1(command) => gs1::run(command),
         Command::Epcis(command) => epcis::run(command),
+        Command::Keys(command) => keys::run(command, &globals),
+        Command::Genesis(command) => genesis::run(command, &globals),
+        Command::Capture(args) => ledger::capture(args, &globals),
+        Command::Verify(args) => ledger::verify(args, &globals),
+        Command::Trace(args) => ledger::trace(args, &globals),
+        Command::Recall(args) => ledger::recall(args, &globals),
+        Command::Reconcile(args) => ledger::reconcile(args, &globals),
+        Command::Blocks(args) => ledger::blocks(args, &globals),
+        Command::Status => ledger::status(&globals),
     }
+}
+
+/// Pretty JSON of any serialisable value.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
+    serde_json::to_string_pretty(value).map_err(|e| CliError::Internal(e.to_string()))
 }
 
 /// Reads a file, or standard input when the path is `-`.

@@ -1,0 +1,73 @@
+//! Bearer-token access control (see the module docs of [`super`]).
+
+use super::Shared;
+use super::error::ApiError;
+use crate::config::{Role, TokenGrant};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+/// A caller with any valid token.
+#[derive(Debug, Clone)]
+pub struct ReadAuth(pub TokenGrant);
+
+/// A caller allowed to write: a `write`/`admin` token of the node's own org, on a
+/// node that is not read-only.
+#[derive(Debug, Clone)]
+pub struct WriteAuth(pub TokenGrant);
+
+fn grant(parts: &Parts, state: &Shared) -> Result<TokenGrant, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <token>` header"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or_else(|| ApiError::unauthorized("`Authorization` must be `Bearer <token>`"))?;
+    state
+        .config
+        .tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| ApiError::unauthorized("unknown API token"))
+}
+
+impl FromRequestParts<Shared> for ReadAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        grant(parts, state).map(ReadAuth)
+    }
+}
+
+impl FromRequestParts<Shared> for WriteAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let grant = grant(parts, state)?;
+        let info = state.ledger.info();
+        if info.role.is_read_only() {
+            return Err(ApiError::forbidden(
+                "this node is read-only (learner); writes are refused",
+            ));
+        }
+        if grant.role < Role::Write {
+            return Err(ApiError::forbidden(format!(
+                "token role `{}` cannot write; `write` or `admin` is required",
+                grant.role
+            )));
+        }
+        if grant.org != info.org_id {
+            return Err(ApiError::forbidden(format!(
+                "token of org `{}` cannot write through the node of org `{}`",
+                grant.org, info.org_id
+            )));
+        }
+        Ok(WriteAuth(grant))
+    }
+}

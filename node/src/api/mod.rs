@@ -1,0 +1,283 @@
+//! The node's HTTP API: EPCIS 2.0 capture and query (GS1 REST binding), DSCSA
+//! verification (Lightweight Messaging shape, also at GS1 Digital Link paths),
+//! traceability queries, and audit (blocks, proofs, receipts, status, metrics).
+//!
+//! The API talks to the ledger only through [`LedgerApi`] ([`service`]).
+//! [`direct::DirectLedger`] implements it in memory for tests and single-process dev.
+//!
+//! # Access
+//! Every route except `GET /openapi.json` needs `Authorization: Bearer <token>` (401
+//! otherwise); tokens come from `node.toml` `[[api.tokens]]` (org + role). Reads accept
+//! any valid token, including verification (DSCSA VRS requires authenticated partners).
+//! Writes (`POST /capture`, `POST /events`, `POST /recall`, `POST /release`) need a
+//! `write` or `admin` token **of the node's own org** (403 otherwise), and a read-only
+//! node ([`NodeRole::Learner`]) refuses every write with 403.
+//!
+//! # Errors
+//! RFC 7807 `application/problem+json` with `type` `epcisException:<Name>` ([`error`]).
+//!
+//! # Limits
+//! [`CAPTURE_BODY_MAX`] bytes per request body (413 `CaptureLimitExceededException`),
+//! [`CAPTURE_EVENTS_MAX`] events per capture (advertised in `GS1-EPCIS-Capture-Limit`),
+//! [`PER_PAGE_MAX`] events per page, [`QUERY_SCAN_MAX`] events scanned per sorted query,
+//! [`SUBMIT_TIMEOUT`] per commit wait.
+
+pub mod audit;
+pub mod auth;
+pub mod capture;
+pub mod direct;
+pub mod epc;
+pub mod error;
+pub mod merkle;
+pub mod openapi;
+pub mod query;
+pub mod service;
+#[cfg(test)]
+mod tests;
+pub mod trace;
+pub mod util;
+pub mod verify;
+
+pub use direct::{Clock, DirectIdentity, DirectLedger};
+pub use error::ApiError;
+pub use service::{
+    BlockView, BoxFuture, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo, NodeRole,
+    PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+};
+
+use crate::config::TokenGrant;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a write request waits for its transactions to be committed and applied.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest request body accepted (capture documents included): 64 MiB.
+pub const CAPTURE_BODY_MAX: usize = 64 << 20;
+/// Most events per `POST /capture` (`GS1-EPCIS-Capture-Limit`).
+pub const CAPTURE_EVENTS_MAX: usize = 10_000;
+/// Capture jobs remembered for `GET /capture/{id}` (oldest forgotten first).
+pub const CAPTURE_JOBS_MAX: usize = 10_000;
+/// Default `perPage`.
+pub const PER_PAGE_DEFAULT: usize = 30;
+/// Largest `perPage`.
+pub const PER_PAGE_MAX: usize = 1_000;
+/// Most stored events a sorted (`orderBy`) or counted query scans (413 beyond).
+pub const QUERY_SCAN_MAX: usize = 1_000_000;
+/// Most transactions in one `application/vnd.pedigree.signed-txs+json` body.
+pub const SIGNED_TXS_MAX: usize = CAPTURE_EVENTS_MAX;
+
+/// API configuration.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// Bearer tokens → org + role (from `node.toml`).
+    pub tokens: BTreeMap<String, TokenGrant>,
+    /// GLN reported as LMS `responderGLN` (the node org's GLN).
+    pub responder_gln: Option<String>,
+    /// Unix-ms clock, used for `verificationTimestamp`, expiry judgement and job times.
+    pub clock: Clock,
+    /// Commit wait per write request.
+    pub submit_timeout: Duration,
+    /// Body size limit in bytes.
+    pub body_max: usize,
+    /// Events per capture.
+    pub capture_events_max: usize,
+}
+
+impl ApiConfig {
+    /// Defaults with the system clock and the given tokens.
+    pub fn new(tokens: BTreeMap<String, TokenGrant>) -> ApiConfig {
+        ApiConfig {
+            tokens,
+            responder_gln: None,
+            clock: Arc::new(util::system_now_ms),
+            submit_timeout: SUBMIT_TIMEOUT,
+            body_max: CAPTURE_BODY_MAX,
+            capture_events_max: CAPTURE_EVENTS_MAX,
+        }
+    }
+}
+
+/// Shared state of all handlers.
+pub struct AppState {
+    /// The ledger.
+    pub ledger: Arc<dyn LedgerApi>,
+    /// Configuration.
+    pub config: ApiConfig,
+    /// Capture jobs by id, with insertion order for eviction.
+    pub jobs: Mutex<(HashMap<String, capture::CaptureJob>, VecDeque<String>)>,
+    /// HTTP request counters by (method, route, status).
+    pub requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+}
+
+impl AppState {
+    /// Now, in Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        (self.config.clock)()
+    }
+}
+
+/// Shared handler state.
+pub type Shared = Arc<AppState>;
+
+/// Collects routes and their (method, path) table, so the OpenAPI test can check both.
+struct Routes {
+    router: Router<Shared>,
+    table: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Routes
+    where
+        H: Handler<T, Shared>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            _ => MethodFilter::OPTIONS,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push((method, path));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add("GET", "/openapi.json", openapi::get_openapi)
+    .add("POST", "/capture", capture::post_capture)
+    .add("GET", "/capture", capture::list_captures)
+    .add("GET", "/capture/{captureID}", capture::get_capture)
+    .add("POST", "/events", capture::post_event)
+    .add("GET", "/events", query::get_events)
+    .add("GET", "/events/{eventID}", query::get_event)
+    .add(
+        "GET",
+        "/verify/gtin/{gtin}/lot/{lot}/ser/{serial}",
+        verify::verify_lms,
+    )
+    .add("GET", "/01/{gtin}/21/{serial}", verify::verify_dl_serial)
+    .add(
+        "GET",
+        "/01/{gtin}/10/{lot}/21/{serial}",
+        verify::verify_dl_lot_serial,
+    )
+    .add("GET", "/trace/{*epc}", trace::get_trace)
+    .add("GET", "/recall/{gtin}/{lot}", trace::get_recall_scope)
+    .add(
+        "GET",
+        "/reconciliation/{gtin}/{lot}",
+        trace::get_reconciliation,
+    )
+    .add("POST", "/recall", trace::post_recall)
+    .add("POST", "/release", trace::post_release)
+    .add("GET", "/blocks/latest", audit::get_latest_block)
+    .add("GET", "/blocks/{height}", audit::get_block)
+    .add("GET", "/proof/{txId}", audit::get_proof)
+    .add("GET", "/receipts/{txId}", audit::get_receipt)
+    .add("GET", "/status", audit::get_status)
+    .add("GET", "/metrics", audit::get_metrics)
+}
+
+/// The (method, path) of every route, in axum path syntax.
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    routes().table
+}
+
+/// Builds the API router over `ledger`.
+pub fn router(ledger: Arc<dyn LedgerApi>, config: ApiConfig) -> Router {
+    let state = Arc::new(AppState {
+        ledger,
+        config,
+        jobs: Mutex::new((HashMap::new(), VecDeque::new())),
+        requests: Mutex::new(BTreeMap::new()),
+    });
+    routes()
+        .router
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(axum::middleware::map_response(version_headers))
+        // Bodies are read with our own limit (so the 413 is a problem document).
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn fallback(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path())).with("route", false)
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "ImplementationException",
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+    .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("API handler panicked");
+    ApiError::internal("internal error").into_response()
+}
+
+async fn version_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("GS1-EPCIS-Version", HeaderValue::from_static("2.0.0"));
+    headers.insert("GS1-CBV-Version", HeaderValue::from_static("2.0.0"));
+    headers.insert(
+        "GS1-EPCIS-Capture-Limit",
+        HeaderValue::from(CAPTURE_EVENTS_MAX as u64),
+    );
+    headers.insert(
+        "GS1-EPCIS-Capture-File-Size-Limit",
+        HeaderValue::from(CAPTURE_BODY_MAX as u64),
+    );
+    response
+}
+
+async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if let Ok(mut counters) = state.requests.lock() {
+        *counters.entry((method, route, status)).or_insert(0) += 1;
+    }
+    response
+}

@@ -1,0 +1,235 @@
+//! [`LedgerApi`] for [`LedgerHandle`]: converts the ledger's types to the API's.
+//!
+//! Storage read failures surface as "not found"/empty results here (the trait has no error
+//! channel for reads) and are logged; a write failure stops the event loop, which `status`
+//! and `submit` then report.
+
+use pedigree_chaincode::codec::Digest32;
+use pedigree_chaincode::{SignedTx, StateView, TxBody, TxEnvelope};
+use rand_core::{OsRng, RngCore};
+
+use super::block::Side as LedgerSide;
+use super::handle::{LedgerHandle, SubmitError as LedgerSubmitError};
+use super::store::{StoredEventRecord, TxResult};
+use crate::api::service::{
+    BlockView, BoxFuture, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo, NodeRole,
+    PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+};
+
+fn committed(result: TxResult) -> Committed {
+    Committed {
+        receipt: result.receipt,
+        height: result.height,
+        index: result.index,
+        block_hash: result.block_hash,
+    }
+}
+
+fn stored_event(record: StoredEventRecord) -> StoredEvent {
+    StoredEvent {
+        seq: record.seq,
+        event: record.event,
+        event_hash_id: record.event_hash_id,
+        record_time_ms: record.record_time_ms,
+        block_height: record.block_height,
+        tx_id: record.tx_id,
+    }
+}
+
+fn submit_error(error: LedgerSubmitError) -> SubmitError {
+    match error {
+        LedgerSubmitError::ReadOnly => SubmitError::ReadOnly,
+        LedgerSubmitError::Invalid(message) => SubmitError::Invalid(message),
+        LedgerSubmitError::Timeout { .. } => SubmitError::Timeout,
+        other => SubmitError::Unavailable(other.to_string()),
+    }
+}
+
+fn logged<T: Default>(what: &str, result: Result<T, super::LedgerError>) -> T {
+    result.unwrap_or_else(|error| {
+        tracing::error!(%error, "ledger read failed: {what}");
+        T::default()
+    })
+}
+
+impl LedgerHandle {
+    fn role(&self) -> NodeRole {
+        if self.is_learner() {
+            NodeRole::Learner
+        } else {
+            NodeRole::Voter
+        }
+    }
+}
+
+impl LedgerApi for LedgerHandle {
+    fn info(&self) -> NodeInfo {
+        NodeInfo {
+            org_id: self
+                .peers()
+                .raft_id(&self.local_peer_id())
+                .and_then(|id| self.peers().entry(id))
+                .map(|entry| entry.org.clone())
+                .unwrap_or_default(),
+            peer_id: self.local_peer_id().to_string(),
+            network_id: self.network_id(),
+            role: self.role(),
+        }
+    }
+
+    fn submit(
+        &self,
+        txs: Vec<SignedTx>,
+    ) -> BoxFuture<'static, Vec<Result<Committed, SubmitError>>> {
+        let handle = self.clone();
+        Box::pin(async move {
+            let count = txs.len();
+            match LedgerHandle::submit(&handle, txs).await {
+                Ok(results) => results.into_iter().map(|r| Ok(committed(r))).collect(),
+                Err(error) => {
+                    let error = submit_error(error);
+                    (0..count).map(|_| Err(error.clone())).collect()
+                }
+            }
+        })
+    }
+
+    fn sign(&self, body: TxBody) -> Result<SignedTx, SubmitError> {
+        let Some(signer) = &self.signer else {
+            return Err(SubmitError::Invalid("this node has no signing key".into()));
+        };
+        let envelope = TxEnvelope {
+            network_id: self.network_id(),
+            signer_org: signer.org.clone(),
+            key_id: signer.key_id.clone(),
+            public_key: signer.key.verifying_key().to_bytes(),
+            nonce: OsRng.next_u64(),
+            body,
+        };
+        Ok(envelope.sign(&signer.key))
+    }
+
+    fn with_state(&self, f: &mut dyn FnMut(&dyn StateView)) {
+        LedgerHandle::with_state(self, |state| f(state));
+    }
+
+    fn block(&self, height: u64) -> Option<BlockView> {
+        let (block, receipts) = logged("block", LedgerHandle::block(self, height))?;
+        Some(BlockView {
+            height: block.header.height,
+            hash: block.hash(),
+            parent_hash: block.header.previous_hash,
+            timestamp_ms: block.header.timestamp_ms,
+            tx_root: block.header.tx_root,
+            state_hash: block.header.state_hash,
+            txs: block.txs,
+            receipts,
+        })
+    }
+
+    fn latest_height(&self) -> u64 {
+        self.status().head.height
+    }
+
+    fn inclusion_proof(&self, tx_id: &Digest32) -> Option<InclusionProof> {
+        let (proof, header) = logged("proof", LedgerHandle::inclusion_proof(self, tx_id))?;
+        Some(InclusionProof {
+            tx_id: *tx_id,
+            leaf: super::block::leaf_hash(tx_id),
+            siblings: proof
+                .siblings
+                .iter()
+                .map(|(side, hash)| ProofStep {
+                    side: match side {
+                        LedgerSide::Left => Side::Left,
+                        LedgerSide::Right => Side::Right,
+                    },
+                    hash: *hash,
+                })
+                .collect(),
+            root: header.tx_root,
+            height: header.height,
+            index: proof.index,
+            block_hash: header.hash(),
+        })
+    }
+
+    fn receipt(&self, tx_id: &Digest32) -> Option<Committed> {
+        logged("receipt", LedgerHandle::receipt(self, tx_id)).map(committed)
+    }
+
+    fn status(&self) -> LedgerStatus {
+        let status = LedgerHandle::status(self);
+        let connected = self.connected_peers();
+        let peers = self
+            .peers()
+            .entries()
+            .iter()
+            .filter(|entry| entry.peer_id != self.local_peer_id())
+            .map(|entry| PeerStatus {
+                peer_id: entry.peer_id.to_string(),
+                org_id: Some(entry.org.clone()),
+                role: if entry.learner {
+                    NodeRole::Learner
+                } else {
+                    NodeRole::Voter
+                },
+                connected: connected.contains(&entry.peer_id),
+                match_index: None,
+            })
+            .collect();
+        LedgerStatus {
+            role: self.role(),
+            term: status.term,
+            leader: status.leader_peer.map(|peer| peer.to_string()),
+            is_leader: status.leader_id == Some(status.raft_id),
+            commit_index: status.commit_index,
+            applied_index: status.applied_index,
+            peers,
+            latest_height: status.head.height,
+            latest_block_hash: status.head.block_hash,
+            state_hash: status.head.state_hash,
+        }
+    }
+
+    fn events_after(&self, after: u64, limit: usize) -> Vec<StoredEvent> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        logged("events", LedgerHandle::events_after(self, after, limit))
+            .into_iter()
+            .map(stored_event)
+            .collect()
+    }
+
+    fn event_by_hash(&self, event_hash_id: &str) -> Option<StoredEvent> {
+        logged("event", LedgerHandle::event_by_hash(self, event_hash_id)).map(stored_event)
+    }
+
+    fn event_by_id(&self, event_id: &str) -> Option<StoredEvent> {
+        logged("event", LedgerHandle::event_by_id(self, event_id)).map(stored_event)
+    }
+
+    fn events_by_epc(&self, epc: &str, limit: usize) -> Vec<StoredEvent> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        logged("events", LedgerHandle::events_by_epc(self, epc, limit))
+            .into_iter()
+            .map(stored_event)
+            .collect()
+    }
+
+    fn metrics_text(&self) -> String {
+        let mut text = String::new();
+        for (name, value) in self.metrics().values() {
+            text.push_str(&format!("# TYPE {name} counter\n{name} {value}\n"));
+        }
+        let status = LedgerHandle::status(self);
+        text.push_str(&format!(
+            "# TYPE ledger_height gauge\nledger_height {}\n",
+            status.head.height
+        ));
+        text.push_str(&format!(
+            "# TYPE ledger_applied_index gauge\nledger_applied_index {}\n",
+            status.applied_index
+        ));
+        text
+    }
+}

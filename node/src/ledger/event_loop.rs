@@ -1,0 +1,707 @@
+//! The event loop: the one task that owns the [`Replica`], applies committed blocks and answers
+//! submitters.
+//!
+//! One `tokio::select!` over a closed set of events (rust-analyzer's `main_loop` shape):
+//!
+//! * the tick interval → `Input::Tick`, resending unapplied transactions, forming proposals;
+//! * inbound raft bytes → decoded with limits ([`wire::decode`]) → `Input::Receive`;
+//! * forwarded transactions from followers (forward protocol) → the leader's pool;
+//! * [`Command`]s from [`LedgerHandle`]s (bounded channel);
+//! * shutdown.
+//!
+//! Every [`Output`] is processed in the order the replica demands: apply `apply` (one RocksDB
+//! batch per entry, see [`super::store`]), then send `messages`, then settle `fates`. A failed
+//! RocksDB write or a fatal replica error stops the loop: nothing is retried blindly.
+//!
+//! # Proposals
+//! Only the leader forms block proposals, from its pool: its own clients' transactions and
+//! those followers forward. One proposal (one block) per Raft payload, bounded by
+//! [`BLOCK_TXS_MAX`] and [`BLOCK_BYTES_MAX`], stamped with the leader's wall clock. A follower
+//! keeps a waiter per submitted transaction and (re)sends it to the leader it knows every
+//! `resend_interval` and whenever leadership changes, until it is applied; the chaincode
+//! rejects replays, so a resend can never apply a transaction twice.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use libp2p::PeerId;
+use pedigree_chaincode::SignedTx;
+use pedigree_chaincode::codec::{self, Digest32};
+use pedigree_consensus::{
+    Apply, Input, LogStore, Output, ProposalFate, Replica, ReplicaConfig, Role, bootstrap_snapshot,
+    wire,
+};
+use pedigree_storage::{RocksLogStore, RocksLogStoreOptions};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::handle::{COMMANDS_QUEUED_MAX, Command, LedgerHandle, LedgerMetrics, LedgerStatus};
+use super::peers::PeerMap;
+use super::store::{AppliedBlock, BlockProposal, Head, LedgerStore, TxResult};
+use super::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, LedgerConfig, LedgerError, LedgerTuning, Result};
+use crate::net::{AllowList, InboundRequest, NetworkHandle, NetworkInbound};
+use crate::shutdown::Shutdown;
+
+/// Most transactions waiting in the leader's pool.
+pub const POOL_TXS_MAX: usize = 65_536;
+/// Most submitted transactions waiting to be applied on one node.
+pub const WAITERS_MAX: usize = 65_536;
+/// Most block proposals of this leader awaiting their fate.
+pub const PROPOSALS_IN_FLIGHT_MAX: usize = 8;
+/// Most encoded transaction bytes in one forward request.
+pub const FORWARD_BYTES_MAX: usize = 1024 * 1024;
+
+/// A follower's request to the leader over the forward protocol.
+#[derive(Debug, Serialize, Deserialize)]
+enum ForwardRequest {
+    /// Put these transactions in the leader's pool.
+    Txs(Vec<SignedTx>),
+}
+
+/// The leader's answer.
+#[derive(Debug, Serialize, Deserialize)]
+enum ForwardResponse {
+    /// Queued for a proposal.
+    Accepted,
+    /// Not the leader; the hint is a Raft id.
+    NotLeader { leader: Option<u64> },
+}
+
+/// The leader's pending transactions.
+#[derive(Default)]
+struct TxPool {
+    queue: VecDeque<(SignedTx, usize)>,
+    /// Ids queued or in a proposal in flight.
+    ids: BTreeSet<Digest32>,
+}
+
+impl TxPool {
+    fn add(&mut self, tx: SignedTx) -> bool {
+        let size = tx.to_bytes().len();
+        if size > BLOCK_BYTES_MAX || self.queue.len() >= POOL_TXS_MAX {
+            return false;
+        }
+        if self.ids.insert(tx.tx_id()) {
+            self.queue.push_back((tx, size));
+        }
+        true
+    }
+
+    /// Takes the next block's worth of transactions.
+    fn take_block(&mut self) -> Vec<SignedTx> {
+        let mut txs = Vec::new();
+        let mut bytes = 0usize;
+        while let Some((_, size)) = self.queue.front() {
+            if txs.len() >= BLOCK_TXS_MAX || bytes + size > BLOCK_BYTES_MAX {
+                break;
+            }
+            bytes += size;
+            let (tx, _) = self.queue.pop_front().expect("front exists");
+            txs.push(tx);
+        }
+        assert!(txs.len() <= BLOCK_TXS_MAX && bytes <= BLOCK_BYTES_MAX);
+        txs
+    }
+
+    fn clear(&mut self) {
+        self.queue.clear();
+        self.ids.clear();
+    }
+}
+
+/// A submitted transaction waiting to be applied on this node.
+struct Waiter {
+    tx: SignedTx,
+    senders: Vec<oneshot::Sender<TxResult>>,
+    deadline: Instant,
+    next_send: Instant,
+}
+
+struct EventLoop {
+    replica: Replica<RocksLogStore>,
+    store: Arc<LedgerStore>,
+    head: Head,
+    raft_id: u64,
+    learner: bool,
+    peers: Arc<PeerMap>,
+    network: NetworkHandle,
+    allow_list: AllowList,
+    tuning: LedgerTuning,
+    pool: TxPool,
+    waiters: BTreeMap<Digest32, Waiter>,
+    /// Proposal id → its transaction ids.
+    in_flight: BTreeMap<u64, Vec<Digest32>>,
+    proposal_id_next: u64,
+    applied_since_compact: u64,
+    leader_seen: Option<u64>,
+    status: watch::Sender<LedgerStatus>,
+    metrics: Arc<LedgerMetrics>,
+}
+
+/// Opens the stores, builds the replica and spawns the event loop on the current runtime.
+///
+/// The loop stops when `shutdown` fires, or on a fatal error (logged; the status reports
+/// `running: false` and submissions fail with `Stopped`).
+///
+/// # Errors
+///
+/// Storage failures, a node not in the genesis list, or invalid replica settings.
+pub fn start(
+    config: LedgerConfig,
+    network: NetworkHandle,
+    inbound: NetworkInbound,
+    allow_list: AllowList,
+    shutdown: Shutdown,
+) -> Result<(LedgerHandle, JoinHandle<()>)> {
+    let peers = Arc::new(PeerMap::from_genesis(&config.genesis)?);
+    let raft_id = peers.raft_id(&config.local_peer_id).ok_or_else(|| {
+        LedgerError::Membership(format!(
+            "this node's peer id {} is not in the genesis node list",
+            config.local_peer_id
+        ))
+    })?;
+    let learner = peers.entry(raft_id).is_some_and(|entry| entry.learner);
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+        LedgerError::Corrupt(format!(
+            "cannot create {}: {error}",
+            config.data_dir.display()
+        ))
+    })?;
+    let tuning = config.tuning.clone();
+    let store = LedgerStore::open(
+        &config.data_dir.join("ledger"),
+        &config.genesis,
+        tuning.sync_writes,
+    )?;
+    let head = store.check_head()?;
+    let log = open_log(&config, &peers, tuning.sync_writes)?;
+    let mut replica_config = ReplicaConfig::new(raft_id);
+    replica_config.election_ticks = tuning.election_ticks;
+    replica_config.heartbeat_ticks = tuning.heartbeat_ticks;
+    let replica = Replica::new(replica_config, log)?;
+    tracing::info!(
+        raft_id,
+        learner,
+        height = head.height,
+        applied_index = head.applied_index,
+        "ledger opened"
+    );
+
+    let metrics = Arc::new(LedgerMetrics::default());
+    let initial_status = LedgerStatus {
+        raft_id,
+        learner,
+        role: Role::Follower,
+        term: 0,
+        leader_id: None,
+        leader_peer: None,
+        commit_index: 0,
+        applied_index: head.applied_index,
+        voters: peers.voters(),
+        learners: peers.learners(),
+        head: head.clone(),
+        running: true,
+    };
+    let (status_sender, status_receiver) = watch::channel(initial_status);
+    let (command_sender, command_receiver) = mpsc::channel(COMMANDS_QUEUED_MAX);
+    let handle = LedgerHandle {
+        store: Arc::clone(&store),
+        commands: command_sender,
+        status: status_receiver,
+        metrics: Arc::clone(&metrics),
+        peers: Arc::clone(&peers),
+        local_peer_id: config.local_peer_id,
+        learner,
+        signer: config.signer.clone(),
+        submit_timeout: tuning.submit_timeout,
+        network: network.clone(),
+    };
+    let event_loop = EventLoop {
+        replica,
+        store,
+        head,
+        raft_id,
+        learner,
+        peers,
+        network,
+        allow_list,
+        tuning,
+        pool: TxPool::default(),
+        waiters: BTreeMap::new(),
+        in_flight: BTreeMap::new(),
+        proposal_id_next: 1,
+        applied_since_compact: 0,
+        leader_seen: None,
+        status: status_sender,
+        metrics,
+    };
+    let join = tokio::spawn(event_loop.run(inbound, command_receiver, shutdown));
+    Ok((handle, join))
+}
+
+/// Opens the Raft log; a new log is bootstrapped with the genesis configuration (voters and
+/// learners from [`PeerMap`]) at index 1, so every node starts from the same configuration.
+fn open_log(config: &LedgerConfig, peers: &PeerMap, sync: bool) -> Result<RocksLogStore> {
+    let mut log = RocksLogStore::open(config.data_dir.join("raft"), RocksLogStoreOptions { sync })?;
+    let stored = LogStore::latest_snapshot(&log)
+        .map_err(|error| LedgerError::Consensus(pedigree_consensus::Error::Store(error)))?;
+    if stored.get_metadata().index == 0 {
+        let mut snapshot = bootstrap_snapshot(&peers.voters());
+        if let Some(metadata) = snapshot.metadata.as_mut()
+            && let Some(conf_state) = metadata.conf_state.as_mut()
+        {
+            conf_state.learners = peers.learners();
+        }
+        LogStore::apply_snapshot(&mut log, snapshot)
+            .map_err(|error| LedgerError::Consensus(pedigree_consensus::Error::Store(error)))?;
+    }
+    Ok(log)
+}
+
+fn now_ms() -> u64 {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl EventLoop {
+    async fn run(
+        mut self,
+        mut inbound: NetworkInbound,
+        mut commands: mpsc::Receiver<Command>,
+        mut shutdown: Shutdown,
+    ) {
+        let mut ticker = tokio::time::interval(self.tuning.tick_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let step = tokio::select! {
+                () = shutdown.recv() => break,
+                _ = ticker.tick() => self.on_tick(),
+                Some((peer, bytes)) = inbound.raft.recv() => self.on_raft(peer, bytes),
+                Some(request) = inbound.requests.recv() => self.on_forward(request),
+                Some(command) = commands.recv() => self.on_command(command),
+            };
+            if let Err(error) = step {
+                tracing::error!(raft_id = self.raft_id, %error, "ledger stopped by a fatal error");
+                break;
+            }
+            self.publish_status(true);
+        }
+        self.publish_status(false);
+        tracing::info!(raft_id = self.raft_id, "ledger event loop stopped");
+    }
+
+    fn is_leader(&self) -> bool {
+        self.replica.status().role == Role::Leader
+    }
+
+    /// Feeds one input to the replica and processes its output; non-fatal rejections are
+    /// logged and ignored.
+    fn step(&mut self, input: Input) -> Result<()> {
+        match self.replica.handle(input) {
+            Ok(output) => self.process(output, true),
+            Err(error) if !error.is_fatal() => {
+                tracing::debug!(raft_id = self.raft_id, %error, "input refused");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn process(&mut self, output: Output, may_compact: bool) -> Result<()> {
+        let Output {
+            messages,
+            apply,
+            fates,
+            snapshot_wanted,
+        } = output;
+        for item in apply {
+            self.apply(item)?;
+        }
+        for outbound in messages {
+            let Some(entry) = self.peers.entry(outbound.to) else {
+                continue;
+            };
+            // Fire and forget: Raft resends whatever is lost.
+            let _ = self
+                .network
+                .send(entry.peer_id, wire::encode(&outbound.message));
+        }
+        for (id, fate) in fates {
+            self.on_fate(id, fate);
+        }
+        self.observe_leader();
+        let compact_due = self.applied_since_compact >= self.tuning.compact_entries;
+        // While committed entries are replayed after a restart the replica's applied index
+        // trails the ledger's; a snapshot then would claim the wrong index, so wait.
+        let in_step = self.replica.status().applied_index == self.head.applied_index;
+        if may_compact && in_step && (snapshot_wanted || compact_due) {
+            let data = self.store.export()?;
+            self.applied_since_compact = 0;
+            LedgerMetrics::bump(&self.metrics.snapshots_taken, 1);
+            tracing::debug!(
+                raft_id = self.raft_id,
+                bytes = data.len(),
+                "compacting the log"
+            );
+            match self.replica.handle(Input::Compact { data }) {
+                Ok(output) => self.process(output, false)?,
+                Err(error) if !error.is_fatal() => {
+                    tracing::debug!(%error, "compaction refused");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, item: Apply) -> Result<()> {
+        match item {
+            Apply::Restore { index, data, .. } => {
+                if index <= self.head.applied_index {
+                    return Ok(());
+                }
+                self.store.restore(&mut self.head, index, &data)?;
+                LedgerMetrics::bump(&self.metrics.snapshots_restored, 1);
+                tracing::info!(
+                    raft_id = self.raft_id,
+                    index,
+                    height = self.head.height,
+                    "restored a snapshot"
+                );
+                self.refresh_allow_list();
+                self.resolve_applied_waiters()?;
+            }
+            Apply::Entry {
+                index, proposals, ..
+            } => {
+                if index <= self.head.applied_index {
+                    return Ok(());
+                }
+                let payloads: Vec<&[u8]> = proposals
+                    .iter()
+                    .map(|proposal| proposal.payload.as_slice())
+                    .collect();
+                let blocks = self.store.apply_entry(&mut self.head, index, &payloads)?;
+                self.applied_since_compact += 1;
+                for block in &blocks {
+                    self.on_block(block);
+                }
+            }
+            Apply::Membership { index, .. } => {
+                if index > self.head.applied_index {
+                    self.store.advance_applied(&mut self.head, index)?;
+                    self.applied_since_compact += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_block(&mut self, block: &AppliedBlock) {
+        LedgerMetrics::bump(&self.metrics.blocks_applied, 1);
+        LedgerMetrics::bump(&self.metrics.txs_applied, block.receipts.len() as u64);
+        for (position, receipt) in block.receipts.iter().enumerate() {
+            if receipt
+                .message
+                .starts_with(super::store::SIGNATURE_FAILED_MESSAGE)
+            {
+                LedgerMetrics::bump(&self.metrics.signatures_failed, 1);
+            }
+            self.pool.ids.remove(&receipt.tx_id);
+            if let Some(waiter) = self.waiters.remove(&receipt.tx_id) {
+                let result = block.result(position);
+                for sender in waiter.senders {
+                    let _ = sender.send(result.clone());
+                }
+            }
+        }
+        if block.governance_changed {
+            self.refresh_allow_list();
+        }
+    }
+
+    /// After a snapshot, waiters whose transactions the snapshot covers are resolved from the
+    /// transaction index.
+    fn resolve_applied_waiters(&mut self) -> Result<()> {
+        let ids: Vec<Digest32> = self.waiters.keys().copied().collect();
+        for tx_id in ids {
+            if let Some(result) = self.store.tx_result(&tx_id)? {
+                let waiter = self.waiters.remove(&tx_id).expect("listed above");
+                for sender in waiter.senders {
+                    let _ = sender.send(result.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Membership changes from governance update the network's allow-list.
+    fn refresh_allow_list(&self) {
+        let members: BTreeSet<PeerId> = self
+            .store
+            .member_nodes()
+            .iter()
+            .filter_map(|node| node.parse().ok())
+            .collect();
+        if !members.is_empty() {
+            self.allow_list.replace(members);
+        }
+    }
+
+    fn on_fate(&mut self, id: u64, fate: ProposalFate) {
+        let Some(tx_ids) = self.in_flight.remove(&id) else {
+            return;
+        };
+        if let ProposalFate::Dropped { reason } = fate {
+            LedgerMetrics::bump(&self.metrics.proposals_dropped, 1);
+            tracing::debug!(raft_id = self.raft_id, ?reason, "block proposal dropped");
+            let now = Instant::now();
+            for tx_id in &tx_ids {
+                self.pool.ids.remove(tx_id);
+                if let Some(waiter) = self.waiters.get_mut(tx_id) {
+                    waiter.next_send = now;
+                }
+            }
+        }
+    }
+
+    /// On a leadership change, the old leader's pool is dropped (followers resend) and every
+    /// local waiter is sent to the new leader at once.
+    fn observe_leader(&mut self) {
+        let status = self.replica.status();
+        if status.leader_id == self.leader_seen {
+            return;
+        }
+        self.leader_seen = status.leader_id;
+        tracing::info!(
+            raft_id = self.raft_id,
+            leader = ?status.leader_id,
+            term = status.term,
+            "leader changed"
+        );
+        if status.role != Role::Leader {
+            self.pool.clear();
+        }
+        let now = Instant::now();
+        for waiter in self.waiters.values_mut() {
+            waiter.next_send = now;
+        }
+    }
+
+    fn on_tick(&mut self) -> Result<()> {
+        self.step(Input::Tick)?;
+        let now = Instant::now();
+        self.waiters.retain(|_, waiter| waiter.deadline > now);
+        self.route_due()?;
+        self.propose_from_pool()
+    }
+
+    fn on_raft(&mut self, peer: PeerId, bytes: Vec<u8>) -> Result<()> {
+        let Some(from) = self.peers.raft_id(&peer) else {
+            LedgerMetrics::bump(&self.metrics.messages_refused, 1);
+            return Ok(());
+        };
+        match wire::decode(&bytes) {
+            Ok(message) => self.step(Input::Receive { from, message }),
+            Err(error) => {
+                LedgerMetrics::bump(&self.metrics.messages_refused, 1);
+                tracing::debug!(%peer, %error, "undecodable raft message");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_forward(&mut self, request: InboundRequest) -> Result<()> {
+        let InboundRequest {
+            peer,
+            bytes,
+            responder,
+        } = request;
+        let Some(ForwardRequest::Txs(txs)) = codec::decode::<ForwardRequest>(&bytes) else {
+            tracing::debug!(%peer, "undecodable forward request");
+            return Ok(());
+        };
+        if self.peers.raft_id(&peer).is_none() || self.learner || !self.is_leader() {
+            let response = ForwardResponse::NotLeader {
+                leader: self.replica.status().leader_id,
+            };
+            responder.respond(codec::encode(&response));
+            return Ok(());
+        }
+        for tx in txs {
+            self.pool.add(tx);
+        }
+        responder.respond(codec::encode(&ForwardResponse::Accepted));
+        self.propose_from_pool()
+    }
+
+    fn on_command(&mut self, command: Command) -> Result<()> {
+        match command {
+            Command::Submit { txs, waiters } => {
+                assert_eq!(txs.len(), waiters.len(), "one waiter per tx");
+                let now = Instant::now();
+                // The handle times out first; the loop's deadline only bounds its memory.
+                let deadline = now + self.tuning.submit_timeout + Duration::from_secs(1);
+                for (tx, sender) in txs.into_iter().zip(waiters) {
+                    let tx_id = tx.tx_id();
+                    if let Some(waiter) = self.waiters.get_mut(&tx_id) {
+                        waiter.senders.push(sender);
+                        continue;
+                    }
+                    if self.waiters.len() >= WAITERS_MAX {
+                        // Dropping the sender tells the submitter we are overloaded.
+                        continue;
+                    }
+                    self.waiters.insert(
+                        tx_id,
+                        Waiter {
+                            tx,
+                            senders: vec![sender],
+                            deadline,
+                            next_send: now,
+                        },
+                    );
+                }
+                self.route_due()?;
+                self.propose_from_pool()
+            }
+        }
+    }
+
+    /// Sends every waiter whose turn has come to the leader (its own pool if this is the
+    /// leader, a forward request otherwise).
+    fn route_due(&mut self) -> Result<()> {
+        if self.learner {
+            return Ok(());
+        }
+        let status = self.replica.status();
+        let Some(leader_id) = status.leader_id else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let resend = self.tuning.resend_interval;
+        let mut due = Vec::new();
+        for waiter in self.waiters.values_mut() {
+            if waiter.next_send <= now {
+                waiter.next_send = now + resend;
+                due.push(waiter.tx.clone());
+            }
+        }
+        if due.is_empty() {
+            return Ok(());
+        }
+        if leader_id == self.raft_id {
+            for tx in due {
+                self.pool.add(tx);
+            }
+            return Ok(());
+        }
+        let Some(leader) = self.peers.entry(leader_id).map(|entry| entry.peer_id) else {
+            return Ok(());
+        };
+        LedgerMetrics::bump(&self.metrics.txs_forwarded, due.len() as u64);
+        let mut chunk = Vec::new();
+        let mut chunk_bytes = 0usize;
+        for tx in due {
+            let size = tx.to_bytes().len();
+            if !chunk.is_empty() && chunk_bytes + size > FORWARD_BYTES_MAX {
+                self.forward(leader, std::mem::take(&mut chunk));
+                chunk_bytes = 0;
+            }
+            chunk_bytes += size;
+            chunk.push(tx);
+        }
+        if !chunk.is_empty() {
+            self.forward(leader, chunk);
+        }
+        Ok(())
+    }
+
+    /// Sends transactions to the leader without blocking the loop; the answer only matters
+    /// for logs, because the waiter resends until the transaction is applied.
+    fn forward(&self, leader: PeerId, txs: Vec<SignedTx>) {
+        let bytes = codec::encode(&ForwardRequest::Txs(txs));
+        let network = self.network.clone();
+        let raft_id = self.raft_id;
+        tokio::spawn(async move {
+            match network.request(leader, bytes).await {
+                Ok(response) => match codec::decode::<ForwardResponse>(&response) {
+                    Some(ForwardResponse::Accepted) => {
+                        tracing::debug!(raft_id, "forwarded to the leader");
+                    }
+                    Some(ForwardResponse::NotLeader { leader }) => {
+                        tracing::debug!(raft_id, ?leader, "forward refused: not the leader");
+                    }
+                    None => tracing::debug!(raft_id, "undecodable forward response"),
+                },
+                Err(error) => tracing::debug!(raft_id, %error, "forward failed"),
+            }
+        });
+    }
+
+    /// Forms block proposals from the pool while this node leads.
+    fn propose_from_pool(&mut self) -> Result<()> {
+        if self.pool.queue.is_empty() || !self.is_leader() {
+            return Ok(());
+        }
+        assert!(!self.learner, "a learner never leads");
+        let mut proposed = false;
+        while !self.pool.queue.is_empty() && self.in_flight.len() < PROPOSALS_IN_FLIGHT_MAX {
+            let txs = self.pool.take_block();
+            assert!(!txs.is_empty(), "a pooled tx always fits in a block");
+            let tx_ids: Vec<Digest32> = txs.iter().map(SignedTx::tx_id).collect();
+            let proposal = BlockProposal {
+                timestamp_ms: now_ms(),
+                proposer: self.raft_id,
+                txs,
+            };
+            let id = self.proposal_id_next;
+            self.proposal_id_next += 1;
+            self.in_flight.insert(id, tx_ids);
+            LedgerMetrics::bump(&self.metrics.proposals_made, 1);
+            self.step(Input::Propose {
+                id,
+                payload: proposal.to_bytes(),
+            })?;
+            proposed = true;
+        }
+        if proposed {
+            self.step(Input::Flush)?;
+        }
+        Ok(())
+    }
+
+    fn publish_status(&self, running: bool) {
+        let replica = self.replica.status();
+        let status = LedgerStatus {
+            raft_id: self.raft_id,
+            learner: self.learner,
+            role: replica.role,
+            term: replica.term,
+            leader_id: replica.leader_id,
+            leader_peer: replica
+                .leader_id
+                .and_then(|id| self.peers.entry(id))
+                .map(|entry| entry.peer_id),
+            commit_index: replica.commit_index,
+            applied_index: self.head.applied_index,
+            voters: replica.conf_state.voters.clone(),
+            learners: replica.conf_state.learners.clone(),
+            head: self.head.clone(),
+            running,
+        };
+        self.status.send_if_modified(|current| {
+            if *current == status {
+                false
+            } else {
+                *current = status;
+                true
+            }
+        });
+    }
+}

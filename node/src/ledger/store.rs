@@ -1,0 +1,787 @@
+//! The ledger's durable side: applying committed block proposals to RocksDB, the records kept
+//! beside the state (blocks, receipts, transaction index, event store) and the startup checks.
+//!
+//! # Keys and values (column families of [`pedigree_storage::state`])
+//!
+//! | family | key | value (canonical bincode) |
+//! |---|---|---|
+//! | `state` | chaincode key | chaincode value |
+//! | `blocks` | `u64_be(height)` | [`Block`] |
+//! | `receipts` | `u64_be(height) ‖ u32_be(index)` | [`Receipt`] |
+//! | `tx_index` | tx id | [`TxLocation`] |
+//! | `meta` | `applied` | [`Head`] |
+//! | `events` | `u64_be(seq)` | [`StoredEventRecord`] |
+//! | `event_by_hash` | event hash id text | `u64_be(seq)` |
+//! | `event_by_epc` | normalised EPC ‖ `0x00` ‖ `u64_be(seq)` | empty |
+//! | `event_by_id` | EPCIS `eventID` | `u64_be(seq)` |
+//!
+//! # Atomicity
+//! One committed Raft entry may carry several block proposals. All blocks of one entry, their
+//! state writes, receipts, indexes, events and the new [`Head`] (with the entry's index as the
+//! applied index) go to RocksDB in **one** `WriteBatch`, so after a crash the node resumes at an
+//! entry boundary and re-applies nothing twice.
+//!
+//! # Pair assertions
+//! Before writing: the block's `previous_hash` is the head's block hash, its height is the
+//! head's height + 1, and its `state_hash` is the state hash the chaincode stored. After writing
+//! and again at open ([`LedgerStore::open`]): the stored head, the latest stored block (hash and
+//! state hash) and the chaincode's `meta/state_hash`, `meta/height` and network id agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use pedigree_chaincode::codec::{self, Digest32};
+use pedigree_chaincode::receipt::Outcome;
+use pedigree_chaincode::state::Overlay;
+use pedigree_chaincode::{
+    BlockCtx, Genesis, Receipt, SignedTx, StateView, TxBody, VerifiedTx, apply_block, keys,
+    verify_batch,
+};
+use pedigree_epcis::model::EpcisEvent;
+use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb};
+use serde::{Deserialize, Serialize};
+
+use super::block::{Block, BlockHeader, MerkleProof, ZERO_HASH, merkle_root, receipt_hash};
+use super::{LedgerError, Result};
+
+/// Key of the [`Head`] in the `meta` family.
+const META_HEAD: &[u8] = b"applied";
+
+/// Prefix of the message of a receipt for a transaction whose signature failed.
+pub const SIGNATURE_FAILED_MESSAGE: &str = "signature does not verify";
+
+/// Where the ledger stands: the applied Raft index and the head of the block chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Raft log index of the last applied entry (1 = bootstrap snapshot, 0 = nothing yet).
+    pub applied_index: u64,
+    /// Height of the latest block (0 before the first block).
+    pub height: u64,
+    /// Hash of the latest block (zeros before the first block).
+    pub block_hash: Digest32,
+    /// State hash after the latest block (the genesis state hash before the first block).
+    pub state_hash: Digest32,
+    /// Timestamp of the latest block (the genesis time before the first block).
+    pub timestamp_ms: u64,
+    /// Sequence number of the latest stored event (0 if none).
+    pub event_seq: u64,
+}
+
+/// A block proposal: the payload of one Raft proposal, formed by the leader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockProposal {
+    /// The leader's wall clock when it formed the proposal, Unix ms.
+    pub timestamp_ms: u64,
+    /// The leader's Raft id.
+    pub proposer: u64,
+    /// The transactions, unverified (every node verifies them itself).
+    pub txs: Vec<SignedTx>,
+}
+
+impl BlockProposal {
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+}
+
+/// Where a transaction landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Hash of the block.
+    pub block_hash: Digest32,
+}
+
+/// A transaction's verdict and position: what `submit` resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxResult {
+    /// The receipt (accepted or rejected; both are final).
+    pub receipt: Receipt,
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Hash of the block.
+    pub block_hash: Digest32,
+}
+
+/// An EPCIS event as kept in the event store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEventRecord {
+    /// Sequence number, dense from 1 in apply order (the same on every node).
+    pub seq: u64,
+    /// The event as captured.
+    pub event: EpcisEvent,
+    /// CBV 2.0 event hash id (`ni:///sha-256;…?ver=CBV2.0`).
+    pub event_hash_id: String,
+    /// EPCIS record time: the block timestamp, Unix ms.
+    pub record_time_ms: u64,
+    /// Block height.
+    pub block_height: u64,
+    /// The transaction that carried it.
+    pub tx_id: Digest32,
+}
+
+/// A block with its receipts, as applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: Digest32,
+    /// One receipt per transaction.
+    pub receipts: Vec<Receipt>,
+    /// True if governance changed state in this block (membership may have changed).
+    pub governance_changed: bool,
+}
+
+impl AppliedBlock {
+    /// The result of the transaction at `index`.
+    pub fn result(&self, index: usize) -> TxResult {
+        TxResult {
+            receipt: self.receipts[index].clone(),
+            height: self.block.header.height,
+            index: u32::try_from(index).expect("blocks hold far fewer than 2^32 txs"),
+            block_hash: self.hash,
+        }
+    }
+}
+
+/// The comparison key under which an EPC is indexed: the canonical GS1 Digital Link when the
+/// input is a recognised EPC URN or Digital Link, otherwise the trimmed input.
+pub fn normalize_epc(epc: &str) -> String {
+    let epc = epc.trim();
+    pedigree_gs1::dl::canonical_for_hash(epc).unwrap_or_else(|_| epc.to_string())
+}
+
+fn event_epcs(event: &EpcisEvent) -> BTreeSet<String> {
+    let mut epcs = BTreeSet::new();
+    let lists = [
+        &event.epc_list,
+        &event.child_epcs,
+        &event.input_epc_list,
+        &event.output_epc_list,
+    ];
+    for list in lists.into_iter().flatten() {
+        epcs.extend(list.iter().map(|epc| normalize_epc(epc)));
+    }
+    if let Some(parent) = &event.parent_id {
+        epcs.insert(normalize_epc(parent));
+    }
+    epcs
+}
+
+fn receipt_key(height: u64, index: u32) -> Vec<u8> {
+    let mut key = height.to_be_bytes().to_vec();
+    key.extend_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn epc_key(epc: &str, seq: u64) -> Vec<u8> {
+    let mut key = epc.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn decode_or_corrupt<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    codec::decode(bytes).ok_or_else(|| LedgerError::Corrupt(format!("undecodable {what}")))
+}
+
+/// The ledger in RocksDB. Writes happen only from the event loop; reads from anywhere.
+#[derive(Debug)]
+pub struct LedgerStore {
+    db: LedgerDb,
+    genesis: Genesis,
+    network_id: Digest32,
+}
+
+impl LedgerStore {
+    /// Opens the ledger at `path`, writing the genesis state into a new one, and checks that
+    /// the stored head, latest block and state agree (pair assertions, module docs).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures; [`LedgerError::Corrupt`] if the checks fail or the stored network id
+    /// is not the genesis's.
+    pub fn open(path: &Path, genesis: &Genesis, sync: bool) -> Result<Arc<LedgerStore>> {
+        let db = LedgerDb::open(path, sync)?;
+        let store = LedgerStore {
+            db,
+            genesis: genesis.clone(),
+            network_id: genesis.network_id(),
+        };
+        if store.db.get(Cf::Meta, META_HEAD)?.is_none() {
+            store.write_genesis()?;
+        }
+        store.check_head()?;
+        Ok(Arc::new(store))
+    }
+
+    fn write_genesis(&self) -> Result<()> {
+        let reader = self.db.state();
+        let mut overlay = Overlay::new(&reader);
+        let state_hash = self.genesis.initialize(&mut overlay);
+        let mut batch = LedgerBatch::new();
+        for (key, value) in overlay.into_writes() {
+            match value {
+                Some(value) => batch.put(Cf::State, key, value),
+                None => batch.delete(Cf::State, key),
+            }
+        }
+        let head = Head {
+            applied_index: 0,
+            height: 0,
+            block_hash: ZERO_HASH,
+            state_hash,
+            timestamp_ms: self.genesis.genesis_time_ms,
+            event_seq: 0,
+        };
+        batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&head));
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// The network id (genesis hash).
+    pub fn network_id(&self) -> Digest32 {
+        self.network_id
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The stored head.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or a missing/undecodable head.
+    pub fn head(&self) -> Result<Head> {
+        let bytes = self
+            .db
+            .get(Cf::Meta, META_HEAD)?
+            .ok_or_else(|| LedgerError::Corrupt("no head".into()))?;
+        decode_or_corrupt(&bytes, "head")
+    }
+
+    /// Checks that head, latest block and state agree (module docs) and returns the head.
+    ///
+    /// # Errors
+    ///
+    /// [`LedgerError::Corrupt`] naming the first disagreement.
+    pub fn check_head(&self) -> Result<Head> {
+        let head = self.head()?;
+        let corrupt = |what: String| Err(LedgerError::Corrupt(what));
+        let state = self.db.state();
+        let network_id = state.get(keys::META_NETWORK_ID);
+        if network_id.as_deref() != Some(&self.network_id[..]) {
+            return corrupt("stored network id differs from the genesis".into());
+        }
+        let state_hash = state.get(keys::META_STATE_HASH);
+        if state_hash.as_deref() != Some(&head.state_hash[..]) {
+            return corrupt("state hash in state differs from the head".into());
+        }
+        let height: Option<u64> = state
+            .get(keys::META_HEIGHT)
+            .and_then(|bytes| codec::decode(&bytes));
+        if height != Some(head.height) {
+            return corrupt(format!(
+                "state height {height:?} differs from head {}",
+                head.height
+            ));
+        }
+        let last = self.db.last(Cf::Blocks)?;
+        match (head.height, last) {
+            (0, None) => {
+                if head.block_hash != ZERO_HASH {
+                    return corrupt("head has a block hash but no blocks".into());
+                }
+            }
+            (height, Some((key, bytes))) => {
+                let block: Block = decode_or_corrupt(&bytes, "block")?;
+                if key != height.to_be_bytes() || block.header.height != height {
+                    return corrupt(format!("latest block is not at head height {height}"));
+                }
+                if block.hash() != head.block_hash {
+                    return corrupt(format!("block {height} hash differs from the head"));
+                }
+                if block.header.state_hash != head.state_hash {
+                    return corrupt(format!("block {height} state hash differs from the head"));
+                }
+                if block.header.timestamp_ms != head.timestamp_ms {
+                    return corrupt(format!("block {height} timestamp differs from the head"));
+                }
+            }
+            (height, None) => return corrupt(format!("head at height {height} but no blocks")),
+        }
+        Ok(head)
+    }
+
+    /// Applies one committed Raft entry: every block proposal in it becomes a block, all in one
+    /// atomic write together with the new head (module docs). Undecodable proposals are skipped
+    /// on every node alike.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures (fatal for the replica).
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not above the head's applied index (the caller skips replays).
+    pub fn apply_entry(
+        &self,
+        head: &mut Head,
+        index: u64,
+        payloads: &[&[u8]],
+    ) -> Result<Vec<AppliedBlock>> {
+        assert!(
+            index > head.applied_index,
+            "entries are applied once, in order"
+        );
+        let reader = self.db.state();
+        let mut overlay = Overlay::new(&reader);
+        let mut batch = LedgerBatch::new();
+        let mut next = head.clone();
+        let mut written = EntryIndexes::default();
+        let mut applied = Vec::new();
+        for payload in payloads {
+            let Some(proposal) = codec::decode::<BlockProposal>(payload) else {
+                tracing::warn!(index, "skipping an undecodable block proposal");
+                continue;
+            };
+            let block = apply_proposal(&mut overlay, &next, proposal);
+            self.record_block(&block, &mut next, &mut written, &mut batch)?;
+            applied.push(block);
+        }
+        for (key, value) in overlay.into_writes() {
+            match value {
+                Some(value) => batch.put(Cf::State, key, value),
+                None => batch.delete(Cf::State, key),
+            }
+        }
+        next.applied_index = index;
+        batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&next));
+        self.db.write(batch)?;
+        // Pair assertion: what we read back is what we meant to write.
+        let stored = self.db.state().get(keys::META_STATE_HASH);
+        assert_eq!(
+            stored.as_deref(),
+            Some(&next.state_hash[..]),
+            "state hash written"
+        );
+        *head = next;
+        Ok(applied)
+    }
+
+    /// Records that entries up to `index` (membership changes, leader no-ops) are applied.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures.
+    pub fn advance_applied(&self, head: &mut Head, index: u64) -> Result<()> {
+        assert!(
+            index > head.applied_index,
+            "entries are applied once, in order"
+        );
+        let mut next = head.clone();
+        next.applied_index = index;
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&next));
+        self.db.write(batch)?;
+        *head = next;
+        Ok(())
+    }
+
+    fn record_block(
+        &self,
+        applied: &AppliedBlock,
+        head: &mut Head,
+        written: &mut EntryIndexes,
+        batch: &mut LedgerBatch,
+    ) -> Result<()> {
+        let header = &applied.block.header;
+        assert_eq!(header.height, head.height + 1, "heights are dense");
+        assert_eq!(
+            header.previous_hash, head.block_hash,
+            "blocks are hash-chained"
+        );
+        assert!(
+            header.timestamp_ms >= head.timestamp_ms,
+            "time never decreases"
+        );
+        batch.put(
+            Cf::Blocks,
+            header.height.to_be_bytes().to_vec(),
+            applied.block.to_bytes(),
+        );
+        for (position, (tx, receipt)) in applied.block.txs.iter().zip(&applied.receipts).enumerate()
+        {
+            let index = u32::try_from(position).expect("blocks hold far fewer than 2^32 txs");
+            batch.put(
+                Cf::Receipts,
+                receipt_key(header.height, index),
+                codec::encode(receipt),
+            );
+            let tx_id = receipt.tx_id;
+            // The index points at the accepted occurrence of a tx id if there is one (at most
+            // one: the chaincode rejects replays), otherwise at the first occurrence.
+            let known = match written.tx_locations.get(&tx_id) {
+                Some(accepted) => Some(*accepted),
+                None => self.db.get(Cf::TxIndex, &tx_id)?.map(|_| false),
+            };
+            if known.is_none() || (receipt.is_accepted() && known == Some(false)) {
+                let location = TxLocation {
+                    height: header.height,
+                    index,
+                    block_hash: applied.hash,
+                };
+                batch.put(Cf::TxIndex, tx_id.to_vec(), codec::encode(&location));
+                written.tx_locations.insert(tx_id, receipt.is_accepted());
+            }
+            if let TxBody::Epcis(event) = &tx.envelope.body
+                && receipt.outcome == Outcome::Applied
+            {
+                head.event_seq += 1;
+                self.record_event(event, head.event_seq, header, tx_id, written, batch)?;
+            }
+        }
+        head.height = header.height;
+        head.block_hash = applied.hash;
+        head.state_hash = header.state_hash;
+        head.timestamp_ms = header.timestamp_ms;
+        Ok(())
+    }
+
+    fn record_event(
+        &self,
+        event: &EpcisEvent,
+        seq: u64,
+        header: &BlockHeader,
+        tx_id: Digest32,
+        written: &mut EntryIndexes,
+        batch: &mut LedgerBatch,
+    ) -> Result<()> {
+        let record = StoredEventRecord {
+            seq,
+            event: event.clone(),
+            event_hash_id: pedigree_epcis::hash::event_hash_id(event),
+            record_time_ms: header.timestamp_ms,
+            block_height: header.height,
+            tx_id,
+        };
+        let seq_bytes = seq.to_be_bytes().to_vec();
+        // First stored wins for the unique indexes.
+        let hash_key = (Cf::EventByHash, record.event_hash_id.as_bytes().to_vec());
+        let mut unique = vec![hash_key];
+        if let Some(event_id) = &event.event_id {
+            unique.push((Cf::EventById, event_id.as_bytes().to_vec()));
+        }
+        for (cf, key) in unique {
+            if !written.unique_keys.contains(&(cf, key.clone())) && self.db.get(cf, &key)?.is_none()
+            {
+                batch.put(cf, key.clone(), seq_bytes.clone());
+                written.unique_keys.insert((cf, key));
+            }
+        }
+        for epc in event_epcs(event) {
+            batch.put(Cf::EventByEpc, epc_key(&epc, seq), Vec::new());
+        }
+        batch.put(Cf::Events, seq_bytes, codec::encode(&record));
+        Ok(())
+    }
+
+    /// The whole ledger as a snapshot stream (see [`LedgerDb::export`]).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        Ok(self.db.export()?)
+    }
+
+    /// Replaces the ledger with a snapshot taken at Raft index `index` and checks it. An empty
+    /// snapshot is the bootstrap snapshot: the genesis state, nothing to import.
+    ///
+    /// # Errors
+    ///
+    /// [`LedgerError::Corrupt`] if the snapshot does not parse, is for another network, or
+    /// its head is not at `index`; storage failures.
+    pub fn restore(&self, head: &mut Head, index: u64, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            if head.height != 0 {
+                return Err(LedgerError::Corrupt(
+                    "empty (bootstrap) snapshot over a non-empty ledger".into(),
+                ));
+            }
+            return self.advance_applied(head, index);
+        }
+        self.db.import(data)?;
+        let restored = self.check_head()?;
+        if restored.applied_index != index {
+            return Err(LedgerError::Corrupt(format!(
+                "snapshot for index {index} holds applied index {}",
+                restored.applied_index
+            )));
+        }
+        *head = restored;
+        Ok(())
+    }
+
+    // ----- reads --------------------------------------------------------------------------
+
+    /// The block at `height`.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn block(&self, height: u64) -> Result<Option<Block>> {
+        match self.db.get(Cf::Blocks, &height.to_be_bytes())? {
+            Some(bytes) => Ok(Some(decode_or_corrupt(&bytes, "block")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The receipts of the block at `height` (empty if there is no such block).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn block_receipts(&self, height: u64) -> Result<Vec<Receipt>> {
+        let start = receipt_key(height, 0);
+        let end = (height + 1).to_be_bytes();
+        self.db
+            .range(Cf::Receipts, &start, Some(&end), u64::from(u32::MAX))?
+            .iter()
+            .map(|(_, bytes)| decode_or_corrupt(bytes, "receipt"))
+            .collect()
+    }
+
+    /// Where a transaction landed.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn tx_location(&self, tx_id: &Digest32) -> Result<Option<TxLocation>> {
+        match self.db.get(Cf::TxIndex, tx_id)? {
+            Some(bytes) => Ok(Some(decode_or_corrupt(&bytes, "tx location")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A transaction's receipt and position.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn tx_result(&self, tx_id: &Digest32) -> Result<Option<TxResult>> {
+        let Some(location) = self.tx_location(tx_id)? else {
+            return Ok(None);
+        };
+        let bytes = self
+            .db
+            .get(Cf::Receipts, &receipt_key(location.height, location.index))?
+            .ok_or_else(|| LedgerError::Corrupt("indexed tx without receipt".into()))?;
+        Ok(Some(TxResult {
+            receipt: decode_or_corrupt(&bytes, "receipt")?,
+            height: location.height,
+            index: location.index,
+            block_hash: location.block_hash,
+        }))
+    }
+
+    /// An inclusion proof of a transaction in its block, with the block header.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn inclusion_proof(&self, tx_id: &Digest32) -> Result<Option<(MerkleProof, BlockHeader)>> {
+        let Some(location) = self.tx_location(tx_id)? else {
+            return Ok(None);
+        };
+        let block = self
+            .block(location.height)?
+            .ok_or_else(|| LedgerError::Corrupt("indexed tx without block".into()))?;
+        let tx_ids = block.tx_ids();
+        let proof = MerkleProof::generate(&tx_ids, location.index)
+            .ok_or_else(|| LedgerError::Corrupt("tx index beyond its block".into()))?;
+        assert!(
+            proof.verify(tx_id, &block.header.tx_root),
+            "stored proof verifies"
+        );
+        Ok(Some((proof, block.header)))
+    }
+
+    /// Up to `limit` events with `seq > after`, ascending.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn events_after(&self, after: u64, limit: u64) -> Result<Vec<StoredEventRecord>> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        self.db
+            .range(Cf::Events, &start.to_be_bytes(), None, limit)?
+            .iter()
+            .map(|(_, bytes)| decode_or_corrupt(bytes, "event"))
+            .collect()
+    }
+
+    fn event_by_seq_key(&self, seq_bytes: Option<Vec<u8>>) -> Result<Option<StoredEventRecord>> {
+        let Some(seq_bytes) = seq_bytes else {
+            return Ok(None);
+        };
+        match self.db.get(Cf::Events, &seq_bytes)? {
+            Some(bytes) => Ok(Some(decode_or_corrupt(&bytes, "event")?)),
+            None => Err(LedgerError::Corrupt("event index without event".into())),
+        }
+    }
+
+    /// The event with this hash id (exact match).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn event_by_hash(&self, event_hash_id: &str) -> Result<Option<StoredEventRecord>> {
+        let seq = self.db.get(Cf::EventByHash, event_hash_id.as_bytes())?;
+        self.event_by_seq_key(seq)
+    }
+
+    /// The first stored event with this EPCIS `eventID`.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEventRecord>> {
+        let seq = self.db.get(Cf::EventById, event_id.as_bytes())?;
+        self.event_by_seq_key(seq)
+    }
+
+    /// Up to `limit` events mentioning `epc` (normalised with [`normalize_epc`]), ascending.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn events_by_epc(&self, epc: &str, limit: u64) -> Result<Vec<StoredEventRecord>> {
+        let mut prefix = normalize_epc(epc).into_bytes();
+        prefix.push(0);
+        let end = pedigree_chaincode::state::prefix_end(&prefix);
+        let mut events = Vec::new();
+        for (key, _) in self
+            .db
+            .range(Cf::EventByEpc, &prefix, end.as_deref(), limit)?
+        {
+            let seq = key[prefix.len()..].to_vec();
+            if let Some(event) = self.event_by_seq_key(Some(seq))? {
+                events.push(event);
+            }
+        }
+        Ok(events)
+    }
+
+    /// Runs `f` on a consistent snapshot of the applied state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&dyn StateView) -> R) -> R {
+        let snapshot = self.db.state_snapshot();
+        f(&snapshot)
+    }
+
+    /// Member peer ids recorded in state (`node/{peer_id}` keys).
+    pub fn member_nodes(&self) -> Vec<String> {
+        let prefix = keys::node("");
+        self.db
+            .state()
+            .scan_prefix(&prefix, 100_000)
+            .into_iter()
+            .filter_map(|(key, _)| String::from_utf8(key[prefix.len()..].to_vec()).ok())
+            .collect()
+    }
+}
+
+/// Index keys written earlier in the same entry (the batch is not readable until written).
+#[derive(Default)]
+struct EntryIndexes {
+    /// tx id → whether the indexed occurrence was accepted.
+    tx_locations: BTreeMap<Digest32, bool>,
+    unique_keys: BTreeSet<(Cf, Vec<u8>)>,
+}
+
+/// Verifies and applies one proposal on top of `state`: the pure part of applying a block.
+/// Signature failures get a rejecting receipt without touching state; the chaincode applies
+/// the rest with block time `max(proposal time, previous block time)`.
+fn apply_proposal(
+    state: &mut impl StateView,
+    head: &Head,
+    proposal: BlockProposal,
+) -> AppliedBlock {
+    let height = head.height + 1;
+    let timestamp_ms = proposal.timestamp_ms.max(head.timestamp_ms);
+    let ctx = BlockCtx {
+        height,
+        timestamp_ms,
+    };
+    let verdicts = verify_batch(proposal.txs.clone());
+    let mut verified: Vec<VerifiedTx> = Vec::with_capacity(verdicts.len());
+    let mut failures: BTreeMap<usize, Receipt> = BTreeMap::new();
+    for (position, (verdict, tx)) in verdicts.into_iter().zip(&proposal.txs).enumerate() {
+        match verdict {
+            Ok(tx) => verified.push(tx),
+            Err(error) => {
+                failures.insert(
+                    position,
+                    Receipt {
+                        tx_id: tx.tx_id(),
+                        outcome: Outcome::MalformedBody,
+                        message: format!("{SIGNATURE_FAILED_MESSAGE}: {error}"),
+                        event_hash: None,
+                        exceptions: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+    let outcome = apply_block(state, &ctx, &verified);
+    assert_eq!(outcome.receipts.len(), verified.len(), "one receipt per tx");
+    let stored_hash = state.get(keys::META_STATE_HASH);
+    assert_eq!(stored_hash.as_deref(), Some(&outcome.state_hash[..]));
+    let mut applied_receipts = outcome.receipts.into_iter();
+    let receipts: Vec<Receipt> = (0..proposal.txs.len())
+        .map(|position| match failures.remove(&position) {
+            Some(receipt) => receipt,
+            None => applied_receipts
+                .next()
+                .expect("one receipt per verified tx"),
+        })
+        .collect();
+    assert!(applied_receipts.next().is_none());
+    let governance_changed = !outcome.governance_activations.is_empty()
+        || proposal.txs.iter().zip(&receipts).any(|(tx, receipt)| {
+            matches!(tx.envelope.body, TxBody::Governance(_)) && receipt.is_accepted()
+        });
+    let tx_ids: Vec<Digest32> = proposal.txs.iter().map(SignedTx::tx_id).collect();
+    let receipt_hashes: Vec<Digest32> = receipts.iter().map(receipt_hash).collect();
+    let header = BlockHeader {
+        height,
+        previous_hash: head.block_hash,
+        tx_root: merkle_root(&tx_ids),
+        receipts_root: merkle_root(&receipt_hashes),
+        state_hash: outcome.state_hash,
+        timestamp_ms,
+        proposer: proposal.proposer,
+    };
+    let block = Block {
+        header,
+        txs: proposal.txs,
+    };
+    AppliedBlock {
+        hash: block.hash(),
+        block,
+        receipts,
+        governance_changed,
+    }
+}

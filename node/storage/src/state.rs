@@ -1,0 +1,465 @@
+//! `LedgerDb`: the node's ledger (state, blocks, receipts, applied index, event store) in one
+//! RocksDB, one column family per kind of record.
+//!
+//! This module knows column families and bytes, not block formats: the node's ledger layer
+//! (`pedigree-node`, `ledger::store`) decides what the keys and values mean and builds one
+//! [`LedgerBatch`] per applied block. Everything in a batch becomes durable together or not at
+//! all (one RocksDB `WriteBatch`), so state, block, receipts and applied index never disagree
+//! after a crash.
+//!
+//! # Column families
+//!
+//! | family | key | value (written by the node) |
+//! |---|---|---|
+//! | `state` | chaincode key (see `pedigree_chaincode::keys`) | chaincode value |
+//! | `blocks` | height (8 B, BE) | canonical block |
+//! | `tx_index` | tx id (32 B) | (height, index) |
+//! | `receipts` | height (8 B, BE) + index (4 B, BE) | canonical receipt |
+//! | `meta` | `applied` | the applied index and the head of the chain |
+//! | `events` | event sequence number (8 B, BE) | stored EPCIS event |
+//! | `event_by_hash` | event hash id (text) | sequence number |
+//! | `event_by_epc` | EPC (text) + `0x00` + sequence number | empty |
+//! | `event_by_id` | EPCIS `eventID` (text) | sequence number |
+//!
+//! Reads and writes fail only on I/O errors. [`StateReader`] implements the chaincode's
+//! [`StateView`] and, as that trait's contract demands, panics on an I/O error instead of
+//! answering partially: a replica whose storage fails must stop.
+
+use std::path::Path;
+
+use pedigree_chaincode::StateView;
+use pedigree_chaincode::state::SCAN_ENTRIES_MAX;
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
+    Snapshot, WriteBatch, WriteOptions,
+};
+
+use crate::error::{Error, Result};
+
+/// One snapshot chunk: a column family tag and its key-value pairs, in key order.
+type SnapshotChunk = (u8, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// Most bytes of entries in one chunk of an export stream ([`LedgerDb::export`]).
+pub const EXPORT_CHUNK_BYTES_MAX: usize = 1024 * 1024;
+
+/// Largest export [`LedgerDb::import`] accepts, in bytes.
+pub const EXPORT_BYTES_MAX: usize = 1024 * 1024 * 1024;
+
+/// A column family of the ledger database (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Cf {
+    /// Chaincode state.
+    State,
+    /// Blocks by height.
+    Blocks,
+    /// Transaction id → block position.
+    TxIndex,
+    /// Receipts by block position.
+    Receipts,
+    /// The applied index and head of chain.
+    Meta,
+    /// Stored EPCIS events by sequence number.
+    Events,
+    /// Event hash id → sequence number.
+    EventByHash,
+    /// EPC + sequence number → empty.
+    EventByEpc,
+    /// EPCIS `eventID` → sequence number.
+    EventById,
+}
+
+impl Cf {
+    /// Every column family, in export order.
+    pub const ALL: [Cf; 9] = [
+        Cf::State,
+        Cf::Blocks,
+        Cf::TxIndex,
+        Cf::Receipts,
+        Cf::Meta,
+        Cf::Events,
+        Cf::EventByHash,
+        Cf::EventByEpc,
+        Cf::EventById,
+    ];
+
+    /// The RocksDB column family name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::State => "state",
+            Cf::Blocks => "blocks",
+            Cf::TxIndex => "tx_index",
+            Cf::Receipts => "receipts",
+            Cf::Meta => "meta",
+            Cf::Events => "events",
+            Cf::EventByHash => "event_by_hash",
+            Cf::EventByEpc => "event_by_epc",
+            Cf::EventById => "event_by_id",
+        }
+    }
+
+    fn tag(self) -> u8 {
+        Cf::ALL
+            .iter()
+            .position(|cf| *cf == self)
+            .expect("every Cf is in ALL") as u8
+    }
+
+    fn from_tag(tag: u8) -> Option<Cf> {
+        Cf::ALL.get(usize::from(tag)).copied()
+    }
+}
+
+/// Writes to apply atomically: puts (`Some`) and deletions (`None`), in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LedgerBatch {
+    operations: Vec<(Cf, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl LedgerBatch {
+    /// An empty batch.
+    pub fn new() -> LedgerBatch {
+        LedgerBatch::default()
+    }
+
+    /// Stores `value` under `key` in `cf`.
+    pub fn put(&mut self, cf: Cf, key: Vec<u8>, value: Vec<u8>) {
+        self.operations.push((cf, key, Some(value)));
+    }
+
+    /// Deletes `key` from `cf`.
+    pub fn delete(&mut self, cf: Cf, key: Vec<u8>) {
+        self.operations.push((cf, key, None));
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> u64 {
+        self.operations.len() as u64
+    }
+
+    /// True if the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}
+
+/// The ledger database (see the module docs).
+pub struct LedgerDb {
+    db: DB,
+    sync: bool,
+}
+
+impl std::fmt::Debug for LedgerDb {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LedgerDb")
+            .field("path", &self.db.path())
+            .field("sync", &self.sync)
+            .finish()
+    }
+}
+
+impl LedgerDb {
+    /// Opens (creating if missing) the database at `path` with every column family.
+    /// With `sync` each [`LedgerDb::write`] is fsynced before it returns.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn open(path: impl AsRef<Path>, sync: bool) -> Result<LedgerDb> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let descriptors = Cf::ALL
+            .iter()
+            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        let db = DB::open_cf_descriptors(&options, path, descriptors)?;
+        Ok(LedgerDb { db, sync })
+    }
+
+    fn handle(&self, cf: Cf) -> &ColumnFamily {
+        self.db
+            .cf_handle(cf.name())
+            .expect("every column family is created at open")
+    }
+
+    /// The value under `key` in `cf`.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.handle(cf), key)?)
+    }
+
+    /// Up to `limit` entries of `cf` with `start <= key < end`, ascending.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn range(
+        &self,
+        cf: Cf,
+        start: &[u8],
+        end: Option<&[u8]>,
+        limit: u64,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        range_with(
+            &self.db,
+            self.handle(cf),
+            ReadOptions::default(),
+            start,
+            end,
+            limit,
+        )
+    }
+
+    /// The entry of `cf` with the greatest key.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn last(&self, cf: Cf) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut iterator = self.db.iterator_cf(self.handle(cf), IteratorMode::End);
+        match iterator.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                Ok(Some((key.to_vec(), value.to_vec())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `batch` atomically (fsynced if the database was opened with `sync`).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures; nothing was written. The caller must treat this as fatal.
+    pub fn write(&self, batch: LedgerBatch) -> Result<()> {
+        let mut write_batch = WriteBatch::default();
+        for (cf, key, value) in batch.operations {
+            match value {
+                Some(value) => write_batch.put_cf(self.handle(cf), key, value),
+                None => write_batch.delete_cf(self.handle(cf), key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync);
+        self.db.write_opt(write_batch, &options)?;
+        Ok(())
+    }
+
+    /// A read-only [`StateView`] of the `state` family as it is now (later writes are visible).
+    pub fn state(&self) -> StateReader<'_> {
+        StateReader {
+            db: self,
+            snapshot: None,
+        }
+    }
+
+    /// A read-only [`StateView`] of the `state` family frozen at this moment.
+    pub fn state_snapshot(&self) -> StateReader<'_> {
+        StateReader {
+            db: self,
+            snapshot: Some(self.db.snapshot()),
+        }
+    }
+
+    /// Every entry of every column family, as a stream of length-prefixed chunks:
+    /// `u32_be(len) || bincode((cf_tag: u8, entries: Vec<(key, value)>))`, each chunk at most
+    /// about [`EXPORT_CHUNK_BYTES_MAX`] bytes of entries. Read from one RocksDB snapshot, so
+    /// the export is consistent.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn export(&self) -> Result<Vec<u8>> {
+        let snapshot = self.db.snapshot();
+        let mut out = Vec::new();
+        for cf in Cf::ALL {
+            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut bytes = 0usize;
+            for item in snapshot.iterator_cf(self.handle(cf), IteratorMode::Start) {
+                let (key, value) = item?;
+                bytes += key.len() + value.len();
+                entries.push((key.to_vec(), value.to_vec()));
+                if bytes >= EXPORT_CHUNK_BYTES_MAX {
+                    push_chunk(&mut out, cf, &std::mem::take(&mut entries));
+                    bytes = 0;
+                }
+            }
+            if !entries.is_empty() {
+                push_chunk(&mut out, cf, &entries);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the whole database with an [`LedgerDb::export`] stream, in one atomic batch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the stream does not parse (nothing was written); RocksDB failures.
+    pub fn import(&self, stream: &[u8]) -> Result<()> {
+        if stream.len() > EXPORT_BYTES_MAX {
+            return Err(Error::Corrupt(format!(
+                "snapshot of {} bytes exceeds {EXPORT_BYTES_MAX}",
+                stream.len()
+            )));
+        }
+        let mut batch = LedgerBatch::new();
+        for cf in Cf::ALL {
+            for item in self.db.iterator_cf(self.handle(cf), IteratorMode::Start) {
+                let (key, _) = item?;
+                batch.delete(cf, key.to_vec());
+            }
+        }
+        let mut rest = stream;
+        while !rest.is_empty() {
+            if rest.len() < 4 {
+                return Err(Error::Corrupt("truncated snapshot chunk header".into()));
+            }
+            let length = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+            rest = &rest[4..];
+            if rest.len() < length {
+                return Err(Error::Corrupt("truncated snapshot chunk".into()));
+            }
+            let (tag, entries): SnapshotChunk = pedigree_chaincode::codec::decode(&rest[..length])
+                .ok_or_else(|| Error::Corrupt("undecodable snapshot chunk".into()))?;
+            let cf = Cf::from_tag(tag)
+                .ok_or_else(|| Error::Corrupt(format!("unknown column family tag {tag}")))?;
+            for (key, value) in entries {
+                batch.put(cf, key, value);
+            }
+            rest = &rest[length..];
+        }
+        self.write(batch)
+    }
+}
+
+fn push_chunk(out: &mut Vec<u8>, cf: Cf, entries: &[(Vec<u8>, Vec<u8>)]) {
+    let chunk = pedigree_chaincode::codec::encode(&(cf.tag(), entries));
+    let length = u32::try_from(chunk.len()).expect("a chunk is far below 4 GiB");
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&chunk);
+}
+
+fn range_with(
+    db: &DB,
+    cf: &ColumnFamily,
+    options: ReadOptions,
+    start: &[u8],
+    end: Option<&[u8]>,
+    limit: u64,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let limit = limit.min(SCAN_ENTRIES_MAX);
+    let mut entries = Vec::new();
+    let iterator = db.iterator_cf_opt(cf, options, IteratorMode::From(start, Direction::Forward));
+    for item in iterator {
+        if entries.len() as u64 >= limit {
+            break;
+        }
+        let (key, value) = item?;
+        if end.is_some_and(|end| key.as_ref() >= end) {
+            break;
+        }
+        entries.push((key.to_vec(), value.to_vec()));
+    }
+    Ok(entries)
+}
+
+/// A read-only [`StateView`] over the `state` column family, live or frozen at a snapshot.
+///
+/// # Panics
+///
+/// `put` and `delete` panic (the node applies blocks through an overlay and writes the
+/// overlay with [`LedgerDb::write`]); reads panic on RocksDB errors (see the module docs).
+pub struct StateReader<'a> {
+    db: &'a LedgerDb,
+    snapshot: Option<Snapshot<'a>>,
+}
+
+impl StateReader<'_> {
+    fn read_options(&self) -> ReadOptions {
+        let mut options = ReadOptions::default();
+        if let Some(snapshot) = &self.snapshot {
+            options.set_snapshot(snapshot);
+        }
+        options
+    }
+}
+
+impl StateView for StateReader<'_> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let result = self
+            .db
+            .db
+            .get_cf_opt(self.db.handle(Cf::State), key, &self.read_options());
+        match result {
+            Ok(value) => value,
+            Err(error) => panic!("state read failed, the replica must stop: {error}"),
+        }
+    }
+
+    fn put(&mut self, _key: Vec<u8>, _value: Vec<u8>) {
+        panic!("StateReader is read-only; write through an overlay and LedgerDb::write");
+    }
+
+    fn delete(&mut self, _key: &[u8]) {
+        panic!("StateReader is read-only; write through an overlay and LedgerDb::write");
+    }
+
+    fn range(&self, start: &[u8], end: Option<&[u8]>, limit: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let result = range_with(
+            &self.db.db,
+            self.db.handle(Cf::State),
+            self.read_options(),
+            start,
+            end,
+            limit,
+        );
+        match result {
+            Ok(entries) => entries,
+            Err(error) => panic!("state scan failed, the replica must stop: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_is_atomic_and_export_round_trips() {
+        let directory = tempfile::tempdir().unwrap();
+        let db = LedgerDb::open(directory.path().join("a"), false).unwrap();
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::State, b"k1".to_vec(), b"v1".to_vec());
+        batch.put(Cf::State, b"k2".to_vec(), b"v2".to_vec());
+        batch.put(Cf::Blocks, 1u64.to_be_bytes().to_vec(), b"block".to_vec());
+        batch.delete(Cf::State, b"k2".to_vec());
+        db.write(batch).unwrap();
+        assert_eq!(db.state().get(b"k1"), Some(b"v1".to_vec()));
+        assert_eq!(db.state().get(b"k2"), None);
+        let frozen = db.state_snapshot();
+        let mut later = LedgerBatch::new();
+        later.put(Cf::State, b"k3".to_vec(), b"v3".to_vec());
+        db.write(later).unwrap();
+        assert_eq!(frozen.scan_prefix(b"k", 10).len(), 1);
+        assert_eq!(db.state().scan_prefix(b"k", 10).len(), 2);
+        assert_eq!(db.state().range(b"k", Some(b"k3"), 10).len(), 1);
+
+        let export = db.export().unwrap();
+        let other = LedgerDb::open(directory.path().join("b"), false).unwrap();
+        let mut stale = LedgerBatch::new();
+        stale.put(Cf::Meta, b"stale".to_vec(), b"x".to_vec());
+        other.write(stale).unwrap();
+        other.import(&export).unwrap();
+        assert_eq!(other.get(Cf::Meta, b"stale").unwrap(), None);
+        assert_eq!(other.export().unwrap(), export);
+        assert_eq!(
+            other.last(Cf::Blocks).unwrap(),
+            Some((1u64.to_be_bytes().to_vec(), b"block".to_vec()))
+        );
+        assert!(other.import(&[0, 0, 0, 9, 1]).is_err());
+    }
+}
