@@ -118,17 +118,41 @@ pub async fn run(config_path: &Path) -> Result<(), RunError> {
             return Err(error);
         }
     };
+    let listener = match tokio::net::TcpListener::bind(config.api_listen).await {
+        Ok(listener) => listener,
+        Err(source) => {
+            controller.shutdown().await;
+            return Err(RunError::Api {
+                address: config.api_listen,
+                source,
+            });
+        }
+    };
+    let router = crate::api::router(
+        std::sync::Arc::new(ledger.clone()),
+        crate::api::ApiConfig::new(config.api_tokens.clone()),
+    );
+    let mut api_shutdown = controller.listener();
+    let api = tokio::spawn(crate::api::serve(listener, router, async move {
+        api_shutdown.recv().await;
+    }));
     let status = ledger.status();
     tracing::info!(
         peer_id = %ledger.local_peer_id(),
         raft_id = status.raft_id,
         learner = status.learner,
         height = status.head.height,
+        api = %config.api_listen,
         "node running; stop with SIGINT or SIGTERM"
     );
     wait_for_signal().await;
     tracing::info!("shutting down");
     controller.shutdown().await;
+    match api.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the HTTP API stopped with an error"),
+        Err(error) => tracing::warn!(%error, "the HTTP API task failed"),
+    }
     Ok(())
 }
 
