@@ -1,75 +1,62 @@
-//! Parse + validate + hash throughput for JSON-LD documents of pharma
+//! Parse + validate + hash throughput for JSON-LD and XML documents of pharma
 //! ObjectEvents (1 and 10,000 events). Prints events/s per run, overall and
-//! per stage.
+//! per stage, by wall clock and per CPU-second of the measuring thread (from
+//! `CLOCK_THREAD_CPUTIME_ID`, so the figure means something on a shared,
+//! oversubscribed machine). The criterion benchmarks ending in `/cpu` time
+//! on-CPU time only.
+//!
+//! `cargo bench -p pedigree-epcis --bench pipeline`
 
 // `criterion_main!` generates an undocumented `main`.
 #![allow(missing_docs)]
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{Binding, pipeline};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use pedigree_epcis::hash;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// A JSON-LD EPCISDocument with `n` commissioning ObjectEvents (10 SGTINs each,
-/// readPoint, bizLocation, ILMD lot and expiry).
-fn document(n: usize) -> String {
-    let mut s = String::with_capacity(n * 1200 + 512);
-    s.push_str(
-        r#"{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{"cbvmda":"urn:epcglobal:cbv:mda:"}],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-03-01T10:00:00Z","epcisBody":{"eventList":["#,
-    );
-    for i in 0..n {
-        if i > 0 {
-            s.push(',');
-        }
-        let secs = i % 60;
-        let millis = i % 1000;
-        s.push_str(&format!(
-            r#"{{"type":"ObjectEvent","eventTime":"2024-03-01T09:30:{secs:02}.{millis:03}+01:00","eventTimeZoneOffset":"+01:00","epcList":["#
-        ));
-        for k in 0..10 {
-            if k > 0 {
-                s.push(',');
-            }
-            s.push_str(&format!(
-                r#""urn:epc:id:sgtin:0614141.107346.SN{:07}""#,
-                i * 10 + k
-            ));
-        }
-        s.push_str(
-            r#"],"action":"ADD","bizStep":"commissioning","disposition":"active","readPoint":{"id":"urn:epc:id:sgln:0614141.00777.0"},"bizLocation":{"id":"urn:epc:id:sgln:0614141.00888.0"},"ilmd":{"cbvmda:lotNumber":"LOT123","cbvmda:itemExpirationDate":"2026-12-31"}}"#,
-        );
+/// Nanoseconds this thread has spent on a CPU (`CLOCK_THREAD_CPUTIME_ID`);
+/// `None` off Linux.
+fn thread_cpu_ns() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Some(u64::try_from(t.tv_sec).ok()? * 1_000_000_000 + u64::try_from(t.tv_nsec).ok()?)
     }
-    s.push_str("]}}");
-    s
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
-/// Parse, validate and hash every event; returns the number of events.
-fn pipeline(text: &str) -> usize {
-    let doc = pedigree_epcis::json::parse_document(text).expect("valid document");
-    let problems = pedigree_epcis::validate::validate(&doc);
-    assert!(problems.is_empty(), "{problems:?}");
-    let ids = hash::document_hash_ids(&doc);
-    black_box(&ids);
-    ids.len()
-}
-
-/// Seconds per call of `f`, repeated for at least `budget` (at least once).
-fn time_it(budget: Duration, mut f: impl FnMut()) -> f64 {
+/// Seconds per call of `f`, repeated for at least `budget` (at least once):
+/// `(wall clock, on-CPU time of this thread)`; the CPU figure is `None` where
+/// the thread's CPU time cannot be read.
+fn time_it(budget: Duration, mut f: impl FnMut()) -> (f64, Option<f64>) {
+    let cpu_start = thread_cpu_ns();
     let start = Instant::now();
     let mut rounds = 0u32;
     while rounds == 0 || start.elapsed() < budget {
         f();
         rounds += 1;
     }
-    start.elapsed().as_secs_f64() / f64::from(rounds)
+    let wall = start.elapsed().as_secs_f64() / f64::from(rounds);
+    let cpu = cpu_start
+        .zip(thread_cpu_ns())
+        .map(|(a, b)| b.saturating_sub(a) as f64 * 1e-9 / f64::from(rounds));
+    (wall, cpu)
 }
 
-/// Plain events/s figures: the whole pipeline and each stage.
-fn report(n: usize, text: &str) {
+/// Plain events/s figures, wall clock and per CPU-second of this thread: the
+/// whole pipeline and each stage.
+fn report(binding: Binding, n: usize, text: &str) {
     let budget = Duration::from_millis(1500);
-    let doc = pedigree_epcis::json::parse_document(text).expect("valid document");
+    let doc = binding.parse(text).expect("valid document");
+    assert_eq!(pipeline(binding, text), n);
     let parse = time_it(budget, || {
-        black_box(pedigree_epcis::json::parse_document(black_box(text)).ok());
+        black_box(binding.parse(black_box(text)).ok());
     });
     let validate = time_it(budget, || {
         black_box(pedigree_epcis::validate::validate(black_box(&doc)));
@@ -78,31 +65,61 @@ fn report(n: usize, text: &str) {
         black_box(hash::document_hash_ids(black_box(&doc)));
     });
     let total = time_it(budget, || {
-        black_box(pipeline(black_box(text)));
+        black_box(pipeline(binding, black_box(text)));
     });
     let rate = |secs: f64| n as f64 / secs;
+    let cpu_rate = |t: (f64, Option<f64>)| match t.1 {
+        Some(c) if c > 0.0 => format!("{:.0}", rate(c)),
+        _ => "n/a".to_string(),
+    };
+    let name = binding.name();
     println!(
-        "pipeline/{n}: {:.0} ObjectEvents/s (parse + validate + hash); stages: parse {:.0}/s, validate {:.0}/s, hash {:.0}/s",
-        rate(total),
-        rate(parse),
-        rate(validate),
-        rate(hashing)
+        "pipeline/{name}/{n} wall: {:.0} ObjectEvents/s (parse + validate + hash); stages: parse {:.0}/s, validate {:.0}/s, hash {:.0}/s",
+        rate(total.0),
+        rate(parse.0),
+        rate(validate.0),
+        rate(hashing.0)
     );
+    println!(
+        "pipeline/{name}/{n} cpu:  {} ObjectEvents per CPU-second (parse + validate + hash); stages: parse {}, validate {}, hash {}",
+        cpu_rate(total),
+        cpu_rate(parse),
+        cpu_rate(validate),
+        cpu_rate(hashing)
+    );
+}
+
+/// Runs the pipeline `iters` times, timing this thread's on-CPU time only.
+fn cpu_time(iters: u64, binding: Binding, text: &str) -> Duration {
+    let start = thread_cpu_ns().unwrap_or(0);
+    for _ in 0..iters {
+        black_box(pipeline(binding, black_box(text)));
+    }
+    Duration::from_nanos(thread_cpu_ns().unwrap_or(0).saturating_sub(start))
 }
 
 fn bench(c: &mut Criterion) {
     for n in [1usize, 10_000] {
-        let text = document(n);
-        report(n, &text);
-        let doc = pedigree_epcis::json::parse_document(&text).expect("valid document");
+        let json = Binding::Json.document(n);
+        let xml = Binding::Xml.document(n);
+        let doc = pedigree_epcis::json::parse_document(&json).expect("valid document");
         let mut g = c.benchmark_group("pipeline");
         g.throughput(Throughput::Elements(n as u64));
         if n > 1 {
             g.sample_size(10);
         }
-        g.bench_function(format!("json_parse_validate_hash/{n}"), |b| {
-            b.iter(|| pipeline(black_box(&text)))
-        });
+        for (binding, text) in [(Binding::Json, &json), (Binding::Xml, &xml)] {
+            report(binding, n, text);
+            let name = binding.name();
+            g.bench_function(format!("{name}_parse_validate_hash/{n}"), |b| {
+                b.iter(|| pipeline(binding, black_box(text)))
+            });
+            if thread_cpu_ns().is_some() {
+                g.bench_function(format!("{name}_parse_validate_hash/{n}/cpu"), |b| {
+                    b.iter_custom(|iters| cpu_time(iters, binding, text))
+                });
+            }
+        }
         g.bench_function(format!("hash_only/{n}"), |b| {
             b.iter(|| hash::document_hash_ids(black_box(&doc)))
         });
