@@ -156,3 +156,22 @@ mod tests {
         );
     }
 }
+
+/// A field path rendered only when an error or problem is reported (reading
+/// and validating a valid document allocate no path strings).
+#[derive(Clone, Copy)]
+pub(crate) enum Path<'a> {
+    /// `{parent}.{field}`
+    Field(&'a dyn std::fmt::Display, &'a str),
+    /// `{parent}[{index}]`
+    Index(&'a dyn std::fmt::Display, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Field(parent, field) => write!(f, "{parent}.{field}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}

@@ -13,9 +13,11 @@
 //! (events, readPoint, bizLocation, errorDeclaration, sensor parts, header) keep
 //! namespaced members as [`Extension`]s and reject unknown plain names.
 
-use crate::error::{ParseError, Position, Result};
+use crate::error::{ParseError, Path, Position, Result};
 use crate::json_tree::{self, Kind, Node};
 use crate::model::*;
+use std::borrow::Cow;
+use std::fmt::Display;
 
 /// The default GS1 EPCIS 2.0 context URI written when a document has no `@context`.
 pub const EPCIS_CONTEXT_URI: &str =
@@ -49,14 +51,14 @@ pub fn parse_document_with_positions(text: &str) -> Result<(EpcisDocument, Vec<P
     Ok((doc, Position::from_offsets(text, &offsets)))
 }
 
-fn member<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+fn member<'n, 't>(node: &'n Node<'t>, key: &str) -> Option<&'n Node<'t>> {
     match &node.kind {
         Kind::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
         _ => None,
     }
 }
 
-fn event_offsets(root: &Node, kind: DocumentKind) -> Vec<usize> {
+fn event_offsets(root: &Node<'_>, kind: DocumentKind) -> Vec<usize> {
     let list = match kind {
         DocumentKind::BareEvent => return vec![root.offset],
         DocumentKind::Document => member(root, "epcisBody").and_then(|b| member(b, "eventList")),
@@ -176,10 +178,10 @@ struct Reader<'a> {
     text: &'a str,
 }
 
-type Members<'n> = &'n [(String, Node)];
+type Members<'n, 't> = &'n [(Cow<'t, str>, Node<'t>)];
 
 impl Reader<'_> {
-    fn err(&self, path: &str, message: impl Into<String>, node: &Node) -> ParseError {
+    fn err(&self, path: &dyn Display, message: impl Into<String>, node: &Node<'_>) -> ParseError {
         ParseError::Field {
             field: path.to_string(),
             message: message.into(),
@@ -187,7 +189,7 @@ impl Reader<'_> {
         }
     }
 
-    fn object<'n>(&self, node: &'n Node, path: &str) -> Result<Members<'n>> {
+    fn object<'n, 't>(&self, node: &'n Node<'t>, path: &dyn Display) -> Result<Members<'n, 't>> {
         match &node.kind {
             Kind::Object(m) => Ok(m),
             _ => Err(self.err(
@@ -198,7 +200,7 @@ impl Reader<'_> {
         }
     }
 
-    fn array<'n>(&self, node: &'n Node, path: &str) -> Result<&'n [Node]> {
+    fn array<'n, 't>(&self, node: &'n Node<'t>, path: &dyn Display) -> Result<&'n [Node<'t>]> {
         match &node.kind {
             Kind::Array(a) => Ok(a),
             // JSON-LD allows a single object where an array is expected (seen in the
@@ -212,9 +214,9 @@ impl Reader<'_> {
         }
     }
 
-    fn string(&self, node: &Node, path: &str) -> Result<String> {
+    fn string(&self, node: &Node<'_>, path: &dyn Display) -> Result<String> {
         match &node.kind {
-            Kind::String(s) => Ok(s.clone()),
+            Kind::String(s) => Ok(s.to_string()),
             _ => Err(self.err(
                 path,
                 format!("expected a string, found {}", node.kind_name()),
@@ -223,7 +225,7 @@ impl Reader<'_> {
         }
     }
 
-    fn number(&self, node: &Node, path: &str) -> Result<Decimal> {
+    fn number(&self, node: &Node<'_>, path: &dyn Display) -> Result<Decimal> {
         match &node.kind {
             Kind::Number(n) => {
                 Decimal::parse(n).ok_or_else(|| self.err(path, "invalid number", node))
@@ -236,7 +238,7 @@ impl Reader<'_> {
         }
     }
 
-    fn boolean(&self, node: &Node, path: &str) -> Result<bool> {
+    fn boolean(&self, node: &Node<'_>, path: &dyn Display) -> Result<bool> {
         match &node.kind {
             Kind::Bool(b) => Ok(*b),
             _ => Err(self.err(
@@ -247,26 +249,26 @@ impl Reader<'_> {
         }
     }
 
-    fn string_list(&self, node: &Node, path: &str) -> Result<Vec<String>> {
+    fn string_list(&self, node: &Node<'_>, path: &dyn Display) -> Result<Vec<String>> {
         self.array(node, path)?
             .iter()
             .enumerate()
-            .map(|(i, n)| self.string(n, &format!("{path}[{i}]")))
+            .map(|(i, n)| self.string(n, &Path::Index(path, i)))
             .collect()
     }
 
-    fn time(&self, node: &Node, path: &str) -> Result<EpcisTime> {
+    fn time(&self, node: &Node<'_>, path: &dyn Display) -> Result<EpcisTime> {
         Ok(EpcisTime::new(self.string(node, path)?))
     }
 
-    fn unknown(&self, path: &str, key: &str, node: &Node) -> ParseError {
-        self.err(&format!("{path}.{key}"), "unknown field", node)
+    fn unknown(&self, path: &dyn Display, key: &str, node: &Node<'_>) -> ParseError {
+        self.err(&Path::Field(path, key), "unknown field", node)
     }
 
-    fn context(&self, node: &Node, path: &str) -> Result<(Vec<ContextEntry>, bool)> {
-        let one = |n: &Node| -> Result<ContextEntry> {
+    fn context(&self, node: &Node<'_>, path: &dyn Display) -> Result<(Vec<ContextEntry>, bool)> {
+        let one = |n: &Node<'_>| -> Result<ContextEntry> {
             match &n.kind {
-                Kind::String(s) => Ok(ContextEntry::Uri(s.clone())),
+                Kind::String(s) => Ok(ContextEntry::Uri(s.to_string())),
                 Kind::Object(members) => {
                     let all_strings = members
                         .iter()
@@ -276,9 +278,9 @@ impl Reader<'_> {
                             members
                                 .iter()
                                 .map(|(k, v)| NamespaceBinding {
-                                    prefix: k.clone(),
+                                    prefix: k.to_string(),
                                     namespace: match &v.kind {
-                                        Kind::String(s) => s.clone(),
+                                        Kind::String(s) => s.to_string(),
                                         _ => String::new(),
                                     },
                                 })
@@ -291,7 +293,7 @@ impl Reader<'_> {
                                 .map(|(k, v)| Extension {
                                     name: QName {
                                         namespace: String::new(),
-                                        local: k.clone(),
+                                        local: k.to_string(),
                                         prefix: None,
                                     },
                                     attributes: Vec::new(),
@@ -310,12 +312,12 @@ impl Reader<'_> {
         }
     }
 
-    fn document(&self, root: &Node) -> Result<EpcisDocument> {
-        let members = self.object(root, "")?;
+    fn document(&self, root: &Node<'_>) -> Result<EpcisDocument> {
+        let members = self.object(root, &"")?;
         let type_node = members.iter().find(|(k, _)| k == "type").map(|(_, v)| v);
         let type_name = match type_node {
-            Some(n) => self.string(n, "type")?,
-            None => return Err(self.err("type", "missing document or event type", root)),
+            Some(n) => self.string(n, &"type")?,
+            None => return Err(self.err(&"type", "missing document or event type", root)),
         };
         let kind = match type_name.as_str() {
             "EPCISDocument" => DocumentKind::Document,
@@ -324,18 +326,18 @@ impl Reader<'_> {
                 let mut doc = EpcisDocument::new(DocumentKind::BareEvent);
                 let mut prefixes = Prefixes::with_defaults();
                 if let Some((_, c)) = members.iter().find(|(k, _)| k == "@context") {
-                    let (entries, single) = self.context(c, "@context")?;
+                    let (entries, single) = self.context(c, &"@context")?;
                     prefixes.add_context(&entries);
                     doc.context = entries;
                     doc.context_is_single = single;
                 }
-                let event = self.event(root, "event", &prefixes, true)?;
+                let event = self.event(root, &"event", &prefixes, true)?;
                 doc.events.push(event);
                 return Ok(doc);
             }
             other => {
                 return Err(self.err(
-                    "type",
+                    &"type",
                     format!("unknown document type \"{other}\""),
                     type_node.unwrap_or(root),
                 ));
@@ -345,14 +347,14 @@ impl Reader<'_> {
         let mut prefixes = Prefixes::with_defaults();
         match members.iter().find(|(k, _)| k == "@context") {
             Some((_, c)) => {
-                let (entries, single) = self.context(c, "@context")?;
+                let (entries, single) = self.context(c, &"@context")?;
                 prefixes.add_context(&entries);
                 doc.context = entries;
                 doc.context_is_single = single;
             }
             None => {
                 return Err(self.err(
-                    "@context",
+                    &"@context",
                     "missing @context (required in JSON-LD documents)",
                     root,
                 ));
@@ -360,13 +362,13 @@ impl Reader<'_> {
         }
         let mut body_seen = false;
         for (key, value) in members {
-            match key.as_str() {
+            match &**key {
                 "@context" | "type" => {}
                 "schemaVersion" => {
                     doc.schema_version = Some(match &value.kind {
                         // Lenient: `"schemaVersion": 2.0` (GS1 simple-context example);
                         // written back as a string.
-                        Kind::Number(n) => n.clone(),
+                        Kind::Number(n) => n.to_string(),
                         _ => self.string(value, key)?,
                     })
                 }
@@ -382,32 +384,32 @@ impl Reader<'_> {
             }
         }
         if !body_seen {
-            return Err(self.err("epcisBody", "missing epcisBody", root));
+            return Err(self.err(&"epcisBody", "missing epcisBody", root));
         }
         Ok(doc)
     }
 
-    fn body(&self, node: &Node, doc: &mut EpcisDocument, prefixes: &Prefixes) -> Result<()> {
-        let members = self.object(node, "epcisBody")?;
+    fn body(&self, node: &Node<'_>, doc: &mut EpcisDocument, prefixes: &Prefixes) -> Result<()> {
+        let members = self.object(node, &"epcisBody")?;
         for (key, value) in members {
-            match (key.as_str(), doc.kind) {
+            match (&**key, doc.kind) {
                 ("eventList", _) => doc.events = self.event_list(value, prefixes)?,
                 ("queryResults", DocumentKind::QueryDocument) => {
-                    let qr = self.object(value, "epcisBody.queryResults")?;
+                    let qr = self.object(value, &"epcisBody.queryResults")?;
                     for (k, v) in qr {
-                        match k.as_str() {
+                        match &**k {
                             "queryName" => doc.query_name = Some(self.string(v, k)?),
                             "subscriptionID" => doc.subscription_id = Some(self.string(v, k)?),
                             "resultsBody" => {
-                                let rb = self.object(v, "resultsBody")?;
+                                let rb = self.object(v, &"resultsBody")?;
                                 for (k2, v2) in rb {
-                                    match k2.as_str() {
+                                    match &**k2 {
                                         "eventList" => {
                                             doc.events = self.event_list(v2, prefixes)?
                                         }
                                         _ => {
                                             return Err(self.unknown(
-                                                "epcisBody.queryResults.resultsBody",
+                                                &"epcisBody.queryResults.resultsBody",
                                                 k2,
                                                 v2,
                                             ));
@@ -416,7 +418,7 @@ impl Reader<'_> {
                                 }
                             }
                             _ => self.extension_or_unknown(
-                                "epcisBody.queryResults",
+                                &"epcisBody.queryResults",
                                 k,
                                 v,
                                 prefixes,
@@ -425,37 +427,37 @@ impl Reader<'_> {
                         }
                     }
                 }
-                _ => return Err(self.unknown("epcisBody", key, value)),
+                _ => return Err(self.unknown(&"epcisBody", key, value)),
             }
         }
         Ok(())
     }
 
-    fn event_list(&self, node: &Node, prefixes: &Prefixes) -> Result<Vec<EpcisEvent>> {
-        self.array(node, "eventList")?
+    fn event_list(&self, node: &Node<'_>, prefixes: &Prefixes) -> Result<Vec<EpcisEvent>> {
+        self.array(node, &"eventList")?
             .iter()
             .enumerate()
-            .map(|(i, n)| self.event(n, &format!("eventList[{i}]"), prefixes, false))
+            .map(|(i, n)| self.event(n, &Path::Index(&"eventList", i), prefixes, false))
             .collect()
     }
 
-    fn header(&self, node: &Node, prefixes: &Prefixes) -> Result<EpcisHeader> {
-        let members = self.object(node, "epcisHeader")?;
+    fn header(&self, node: &Node<'_>, prefixes: &Prefixes) -> Result<EpcisHeader> {
+        let members = self.object(node, &"epcisHeader")?;
         let mut header = EpcisHeader {
             master_data: None,
             extensions: Vec::new(),
         };
         for (key, value) in members {
             if key == "epcisMasterData" {
-                let md = self.object(value, "epcisHeader.epcisMasterData")?;
+                let md = self.object(value, &"epcisHeader.epcisMasterData")?;
                 for (k, v) in md {
                     if k != "vocabularyList" {
-                        return Err(self.unknown("epcisHeader.epcisMasterData", k, v));
+                        return Err(self.unknown(&"epcisHeader.epcisMasterData", k, v));
                     }
                     let path = "epcisHeader.epcisMasterData.vocabularyList";
                     let mut list = Vec::new();
-                    for (i, voc) in self.array(v, path)?.iter().enumerate() {
-                        list.push(self.vocabulary(voc, &format!("{path}[{i}]"), prefixes)?);
+                    for (i, voc) in self.array(v, &path)?.iter().enumerate() {
+                        list.push(self.vocabulary(voc, &Path::Index(&path, i), prefixes)?);
                     }
                     header.master_data = Some(list);
                 }
@@ -468,21 +470,26 @@ impl Reader<'_> {
         Ok(header)
     }
 
-    fn vocabulary(&self, node: &Node, path: &str, prefixes: &Prefixes) -> Result<Vocabulary> {
+    fn vocabulary(
+        &self,
+        node: &Node<'_>,
+        path: &dyn Display,
+        prefixes: &Prefixes,
+    ) -> Result<Vocabulary> {
         let mut voc = Vocabulary {
             vocabulary_type: String::new(),
             elements: Vec::new(),
             extensions: Vec::new(),
         };
         for (key, value) in self.object(node, path)? {
-            match key.as_str() {
-                "type" => voc.vocabulary_type = self.string(value, &format!("{path}.type"))?,
+            match &**key {
+                "type" => voc.vocabulary_type = self.string(value, &Path::Field(path, "type"))?,
                 "vocabularyElementList" => {
                     let p = format!("{path}.vocabularyElementList");
                     for (i, el) in self.array(value, &p)?.iter().enumerate() {
                         voc.elements.push(self.vocabulary_element(
                             el,
-                            &format!("{p}[{i}]"),
+                            &Path::Index(&p, i),
                             prefixes,
                         )?);
                     }
@@ -495,8 +502,8 @@ impl Reader<'_> {
 
     fn vocabulary_element(
         &self,
-        node: &Node,
-        path: &str,
+        node: &Node<'_>,
+        path: &dyn Display,
         prefixes: &Prefixes,
     ) -> Result<VocabularyElement> {
         let mut el = VocabularyElement {
@@ -506,23 +513,23 @@ impl Reader<'_> {
             extensions: Vec::new(),
         };
         for (key, value) in self.object(node, path)? {
-            match key.as_str() {
-                "id" => el.id = self.string(value, &format!("{path}.id"))?,
+            match &**key {
+                "id" => el.id = self.string(value, &Path::Field(path, "id"))?,
                 "children" => {
-                    el.children = Some(self.string_list(value, &format!("{path}.children"))?)
+                    el.children = Some(self.string_list(value, &Path::Field(path, "children"))?)
                 }
                 "attributes" => {
                     let p = format!("{path}.attributes");
                     for (i, a) in self.array(value, &p)?.iter().enumerate() {
-                        let ap = format!("{p}[{i}]");
+                        let ap = &Path::Index(&p, i);
                         let mut attr = VocabularyAttribute {
                             id: String::new(),
                             value: ExtensionValue::Null,
                             xml_attributes: Vec::new(),
                         };
                         for (k, v) in self.object(a, &ap)? {
-                            match k.as_str() {
-                                "id" => attr.id = self.string(v, &format!("{ap}.id"))?,
+                            match &**k {
+                                "id" => attr.id = self.string(v, &Path::Field(ap, "id"))?,
                                 "attribute" => attr.value = self.value(v, prefixes, 0),
                                 _ => return Err(self.unknown(&ap, k, v)),
                             }
@@ -537,15 +544,15 @@ impl Reader<'_> {
     }
 
     /// Converts any JSON value to an extension value (objects become child elements).
-    fn value(&self, node: &Node, prefixes: &Prefixes, depth: usize) -> ExtensionValue {
+    fn value(&self, node: &Node<'_>, prefixes: &Prefixes, depth: usize) -> ExtensionValue {
         match &node.kind {
             Kind::Null => ExtensionValue::Null,
             Kind::Bool(b) => ExtensionValue::Bool(*b),
             Kind::Number(n) => match Decimal::parse(n) {
                 Some(d) => ExtensionValue::Number(d),
-                None => ExtensionValue::Text(n.clone()),
+                None => ExtensionValue::Text(n.to_string()),
             },
-            Kind::String(s) => ExtensionValue::Text(s.clone()),
+            Kind::String(s) => ExtensionValue::Text(s.to_string()),
             Kind::Array(items) => ExtensionValue::Array(
                 items
                     .iter()
@@ -561,7 +568,13 @@ impl Reader<'_> {
         }
     }
 
-    fn extension(&self, key: &str, node: &Node, prefixes: &Prefixes, depth: usize) -> Extension {
+    fn extension(
+        &self,
+        key: &str,
+        node: &Node<'_>,
+        prefixes: &Prefixes,
+        depth: usize,
+    ) -> Extension {
         Extension {
             name: resolve_key(key, prefixes),
             attributes: Vec::new(),
@@ -572,9 +585,9 @@ impl Reader<'_> {
     /// Namespaced members become extensions; plain unknown names are rejected.
     fn extension_or_unknown(
         &self,
-        path: &str,
+        path: &dyn Display,
         key: &str,
-        node: &Node,
+        node: &Node<'_>,
         prefixes: &Prefixes,
         out: &mut Vec<Extension>,
     ) -> Result<()> {
@@ -586,10 +599,10 @@ impl Reader<'_> {
         }
     }
 
-    fn quantity_list(&self, node: &Node, path: &str) -> Result<Vec<QuantityElement>> {
+    fn quantity_list(&self, node: &Node<'_>, path: &dyn Display) -> Result<Vec<QuantityElement>> {
         let mut out = Vec::new();
         for (i, q) in self.array(node, path)?.iter().enumerate() {
-            let qp = format!("{path}[{i}]");
+            let qp = &Path::Index(path, i);
             let mut epc_class = None;
             let mut element = QuantityElement {
                 epc_class: String::new(),
@@ -597,8 +610,8 @@ impl Reader<'_> {
                 uom: None,
             };
             for (k, v) in self.object(q, &qp)? {
-                let fp = format!("{qp}.{k}");
-                match k.as_str() {
+                let fp = &Path::Field(qp, k);
+                match &**k {
                     "epcClass" => epc_class = Some(self.string(v, &fp)?),
                     "quantity" => element.quantity = Some(self.number(v, &fp)?),
                     "uom" => element.uom = Some(self.string(v, &fp)?),
@@ -606,13 +619,18 @@ impl Reader<'_> {
                 }
             }
             element.epc_class = epc_class
-                .ok_or_else(|| self.err(&format!("{qp}.epcClass"), "missing epcClass", q))?;
+                .ok_or_else(|| self.err(&Path::Field(qp, "epcClass"), "missing epcClass", q))?;
             out.push(element);
         }
         Ok(out)
     }
 
-    fn location(&self, node: &Node, path: &str, prefixes: &Prefixes) -> Result<Location> {
+    fn location(
+        &self,
+        node: &Node<'_>,
+        path: &dyn Display,
+        prefixes: &Prefixes,
+    ) -> Result<Location> {
         let mut loc = Location {
             id: String::new(),
             extensions: Vec::new(),
@@ -620,41 +638,41 @@ impl Reader<'_> {
         let mut has_id = false;
         for (k, v) in self.object(node, path)? {
             if k == "id" {
-                loc.id = self.string(v, &format!("{path}.id"))?;
+                loc.id = self.string(v, &Path::Field(path, "id"))?;
                 has_id = true;
             } else {
                 self.extension_or_unknown(path, k, v, prefixes, &mut loc.extensions)?;
             }
         }
         if !has_id {
-            return Err(self.err(&format!("{path}.id"), "missing id", node));
+            return Err(self.err(&Path::Field(path, "id"), "missing id", node));
         }
         Ok(loc)
     }
 
     fn typed_entries(
         &self,
-        node: &Node,
-        path: &str,
+        node: &Node<'_>,
+        path: &dyn Display,
         value_key: &str,
     ) -> Result<Vec<(Option<String>, String)>> {
         let mut out = Vec::new();
         for (i, e) in self.array(node, path)?.iter().enumerate() {
-            let ep = format!("{path}[{i}]");
+            let ep = &Path::Index(path, i);
             let mut t = None;
             let mut value = None;
             for (k, v) in self.object(e, &ep)? {
                 if k == "type" {
-                    t = Some(self.string(v, &format!("{ep}.type"))?);
+                    t = Some(self.string(v, &Path::Field(ep, "type"))?);
                 } else if k == value_key {
-                    value = Some(self.string(v, &format!("{ep}.{k}"))?);
+                    value = Some(self.string(v, &Path::Field(ep, k))?);
                 } else {
                     return Err(self.unknown(&ep, k, v));
                 }
             }
             let value = value.ok_or_else(|| {
                 self.err(
-                    &format!("{ep}.{value_key}"),
+                    &Path::Field(ep, value_key),
                     format!("missing {value_key}"),
                     e,
                 )
@@ -666,8 +684,8 @@ impl Reader<'_> {
 
     fn error_declaration(
         &self,
-        node: &Node,
-        path: &str,
+        node: &Node<'_>,
+        path: &dyn Display,
         prefixes: &Prefixes,
     ) -> Result<ErrorDeclaration> {
         let mut ed = ErrorDeclaration {
@@ -677,8 +695,8 @@ impl Reader<'_> {
             extensions: Vec::new(),
         };
         for (k, v) in self.object(node, path)? {
-            let fp = format!("{path}.{k}");
-            match k.as_str() {
+            let fp = &Path::Field(path, k);
+            match &**k {
                 "declarationTime" => ed.declaration_time = Some(self.time(v, &fp)?),
                 "reason" => ed.reason = Some(ErrorReason::new(self.string(v, &fp)?)),
                 "correctiveEventIDs" => ed.corrective_event_ids = Some(self.string_list(v, &fp)?),
@@ -688,13 +706,17 @@ impl Reader<'_> {
         Ok(ed)
     }
 
-    fn persistent_disposition(&self, node: &Node, path: &str) -> Result<PersistentDisposition> {
+    fn persistent_disposition(
+        &self,
+        node: &Node<'_>,
+        path: &dyn Display,
+    ) -> Result<PersistentDisposition> {
         let mut pd = PersistentDisposition {
             set: None,
             unset: None,
         };
         for (k, v) in self.object(node, path)? {
-            let fp = format!("{path}.{k}");
+            let fp = &Path::Field(path, k);
             let list = || -> Result<Vec<Disposition>> {
                 Ok(self
                     .string_list(v, &fp)?
@@ -702,7 +724,7 @@ impl Reader<'_> {
                     .map(Disposition::new)
                     .collect())
             };
-            match k.as_str() {
+            match &**k {
                 "set" => pd.set = Some(list()?),
                 "unset" => pd.unset = Some(list()?),
                 _ => return Err(self.unknown(path, k, v)),
@@ -713,17 +735,17 @@ impl Reader<'_> {
 
     fn sensor_element_list(
         &self,
-        node: &Node,
-        path: &str,
+        node: &Node<'_>,
+        path: &dyn Display,
         prefixes: &Prefixes,
     ) -> Result<Vec<SensorElement>> {
         let mut out = Vec::new();
         for (i, se) in self.array(node, path)?.iter().enumerate() {
-            let sp = format!("{path}[{i}]");
+            let sp = &Path::Index(path, i);
             let mut element = SensorElement::default();
             for (k, v) in self.object(se, &sp)? {
-                let fp = format!("{sp}.{k}");
-                match k.as_str() {
+                let fp = &Path::Field(sp, k);
+                match &**k {
                     "sensorMetadata" => {
                         element.sensor_metadata = Some(self.sensor_metadata(v, &fp, prefixes)?)
                     }
@@ -731,7 +753,7 @@ impl Reader<'_> {
                         for (j, r) in self.array(v, &fp)?.iter().enumerate() {
                             element.sensor_reports.push(self.sensor_report(
                                 r,
-                                &format!("{fp}[{j}]"),
+                                &Path::Index(&fp, j),
                                 prefixes,
                             )?);
                         }
@@ -746,14 +768,14 @@ impl Reader<'_> {
 
     fn sensor_metadata(
         &self,
-        node: &Node,
-        path: &str,
+        node: &Node<'_>,
+        path: &dyn Display,
         prefixes: &Prefixes,
     ) -> Result<SensorMetadata> {
         let mut m = SensorMetadata::default();
         for (k, v) in self.object(node, path)? {
-            let fp = format!("{path}.{k}");
-            match k.as_str() {
+            let fp = &Path::Field(path, k);
+            match &**k {
                 "time" => m.time = Some(self.time(v, &fp)?),
                 "startTime" => m.start_time = Some(self.time(v, &fp)?),
                 "endTime" => m.end_time = Some(self.time(v, &fp)?),
@@ -768,13 +790,18 @@ impl Reader<'_> {
         Ok(m)
     }
 
-    fn sensor_report(&self, node: &Node, path: &str, prefixes: &Prefixes) -> Result<SensorReport> {
+    fn sensor_report(
+        &self,
+        node: &Node<'_>,
+        path: &dyn Display,
+        prefixes: &Prefixes,
+    ) -> Result<SensorReport> {
         let mut r = SensorReport::default();
         for (k, v) in self.object(node, path)? {
-            let fp = format!("{path}.{k}");
+            let fp = &Path::Field(path, k);
             let s = || self.string(v, &fp);
             let n = || self.number(v, &fp);
-            match k.as_str() {
+            match &**k {
                 "type" => r.report_type = Some(s()?),
                 "exception" => r.exception = Some(s()?),
                 "deviceID" => r.device_id = Some(s()?),
@@ -805,35 +832,41 @@ impl Reader<'_> {
         Ok(r)
     }
 
-    fn event(&self, node: &Node, path: &str, outer: &Prefixes, bare: bool) -> Result<EpcisEvent> {
+    fn event(
+        &self,
+        node: &Node<'_>,
+        path: &dyn Display,
+        outer: &Prefixes,
+        bare: bool,
+    ) -> Result<EpcisEvent> {
         let members = self.object(node, path)?;
         let type_node = members
             .iter()
             .find(|(k, _)| k == "type")
             .map(|(_, v)| v)
-            .ok_or_else(|| self.err(&format!("{path}.type"), "missing event type", node))?;
-        let type_name = self.string(type_node, &format!("{path}.type"))?;
+            .ok_or_else(|| self.err(&Path::Field(path, "type"), "missing event type", node))?;
+        let type_name = self.string(type_node, &Path::Field(path, "type"))?;
         let event_type = EventType::from_name(&type_name).ok_or_else(|| {
             self.err(
-                &format!("{path}.type"),
+                &Path::Field(path, "type"),
                 format!("unknown event type \"{type_name}\""),
                 type_node,
             )
         })?;
         let mut e = EpcisEvent::new(event_type);
-        let mut prefixes = outer.clone();
+        // Events rarely carry their own @context: copy the bindings only then.
+        let mut prefixes = std::borrow::Cow::Borrowed(outer);
         if !bare {
             if let Some((_, c)) = members.iter().find(|(k, _)| k == "@context") {
-                let (entries, single) = self.context(c, &format!("{path}.@context"))?;
-                prefixes.add_context(&entries);
+                let (entries, single) = self.context(c, &Path::Field(path, "@context"))?;
+                prefixes.to_mut().add_context(&entries);
                 e.context = entries;
                 e.context_is_single = single;
             }
         }
         for (key, v) in members {
-            let fp = format!("{path}.{key}");
-            let fp = fp.as_str();
-            match key.as_str() {
+            let fp = &Path::Field(path, key);
+            match &**key {
                 "type" | "@context" => {}
                 "eventTime" => e.event_time = Some(self.time(v, fp)?),
                 "eventTimeZoneOffset" => e.event_time_zone_offset = Some(self.string(v, fp)?),
@@ -926,15 +959,15 @@ impl Reader<'_> {
 }
 
 /// Converts a raw JSON node to an extension value without any prefix resolution.
-fn raw_value(node: &Node) -> ExtensionValue {
+fn raw_value(node: &Node<'_>) -> ExtensionValue {
     match &node.kind {
         Kind::Null => ExtensionValue::Null,
         Kind::Bool(b) => ExtensionValue::Bool(*b),
         Kind::Number(n) => match Decimal::parse(n) {
             Some(d) => ExtensionValue::Number(d),
-            None => ExtensionValue::Text(n.clone()),
+            None => ExtensionValue::Text(n.to_string()),
         },
-        Kind::String(s) => ExtensionValue::Text(s.clone()),
+        Kind::String(s) => ExtensionValue::Text(s.to_string()),
         Kind::Array(items) => ExtensionValue::Array(items.iter().map(raw_value).collect()),
         Kind::Object(members) => ExtensionValue::Elements(
             members
@@ -942,7 +975,7 @@ fn raw_value(node: &Node) -> ExtensionValue {
                 .map(|(k, v)| Extension {
                     name: QName {
                         namespace: String::new(),
-                        local: k.clone(),
+                        local: k.to_string(),
                         prefix: None,
                     },
                     attributes: Vec::new(),
@@ -957,23 +990,33 @@ fn raw_value(node: &Node) -> ExtensionValue {
 // Writer
 // ---------------------------------------------------------------------------
 
-fn s(v: &str) -> Node {
-    Node::new(Kind::String(v.to_string()))
+fn s(v: &str) -> Node<'static> {
+    Node::new(Kind::String(Cow::Owned(v.to_string())))
 }
 
-fn strings(v: &[String]) -> Node {
+/// An object node's kind from owned member names.
+fn object_kind(members: Vec<(String, Node<'static>)>) -> Kind<'static> {
+    Kind::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (Cow::Owned(k), v))
+            .collect(),
+    )
+}
+
+fn strings(v: &[String]) -> Node<'static> {
     Node::new(Kind::Array(v.iter().map(|x| s(x)).collect()))
 }
 
 /// A JSON number from a decimal, normalised if the lexical form is not valid JSON.
-fn number(d: &Decimal) -> Node {
+fn number(d: &Decimal) -> Node<'static> {
     let raw = d.as_str();
     let valid_json = json_tree::parse(raw).is_ok_and(|n| matches!(n.kind, Kind::Number(_)));
-    Node::new(Kind::Number(if valid_json {
+    Node::new(Kind::Number(Cow::Owned(if valid_json {
         raw.to_string()
     } else {
         d.normalized()
-    }))
+    })))
 }
 
 /// Collects the prefixes the writer must declare so every extension name can be
@@ -1025,7 +1068,7 @@ impl NameWriter {
         });
     }
 
-    fn value(&mut self, v: &ExtensionValue) -> Node {
+    fn value(&mut self, v: &ExtensionValue) -> Node<'static> {
         match v {
             ExtensionValue::Text(t) => s(t),
             ExtensionValue::Number(d) => number(d),
@@ -1034,14 +1077,14 @@ impl NameWriter {
             ExtensionValue::Array(items) => {
                 Node::new(Kind::Array(items.iter().map(|i| self.value(i)).collect()))
             }
-            ExtensionValue::Elements(children) => Node::new(Kind::Object(self.members(children))),
+            ExtensionValue::Elements(children) => Node::new(object_kind(self.members(children))),
         }
     }
 
     /// An extension's value; namespaced XML attributes become leading members of the
     /// object (the OpenEPCIS JSON mapping) when the element has child elements or no
     /// text. Attributes on a text-valued element have no JSON form and are dropped.
-    fn value_with_attributes(&mut self, e: &Extension) -> Node {
+    fn value_with_attributes(&mut self, e: &Extension) -> Node<'static> {
         let attrs: Vec<&ExtensionAttribute> = e
             .attributes
             .iter()
@@ -1054,19 +1097,19 @@ impl NameWriter {
         if attrs.is_empty() || !(empty_text || matches!(e.value, ExtensionValue::Elements(_))) {
             return self.value(&e.value);
         }
-        let mut members: Vec<(String, Node)> = attrs
+        let mut members: Vec<(String, Node<'static>)> = attrs
             .iter()
             .map(|a| (self.key(&a.name), s(&a.value)))
             .collect();
         if let ExtensionValue::Elements(children) = &e.value {
             members.extend(self.members(children));
         }
-        Node::new(Kind::Object(members))
+        Node::new(object_kind(members))
     }
 
     /// Extensions as object members; repeated names (from XML) merge into an array.
-    fn members(&mut self, exts: &[Extension]) -> Vec<(String, Node)> {
-        let mut out: Vec<(String, Node)> = Vec::new();
+    fn members(&mut self, exts: &[Extension]) -> Vec<(String, Node<'static>)> {
+        let mut out: Vec<(String, Node<'static>)> = Vec::new();
         let mut counts: Vec<(String, usize)> = Vec::new();
         for e in exts {
             let key = self.key(&e.name);
@@ -1098,17 +1141,17 @@ impl NameWriter {
     }
 }
 
-fn context_node(entries: &[ContextEntry], single: bool) -> Node {
-    let items: Vec<Node> = entries
+fn context_node(entries: &[ContextEntry], single: bool) -> Node<'static> {
+    let items: Vec<Node<'static>> = entries
         .iter()
         .map(|e| match e {
             ContextEntry::Uri(u) => s(u),
-            ContextEntry::Prefixes(b) => Node::new(Kind::Object(
+            ContextEntry::Prefixes(b) => Node::new(object_kind(
                 b.iter()
                     .map(|b| (b.prefix.clone(), s(&b.namespace)))
                     .collect(),
             )),
-            ContextEntry::Object(members) => Node::new(Kind::Object(
+            ContextEntry::Object(members) => Node::new(object_kind(
                 members
                     .iter()
                     .map(|m| (m.name.local.clone(), raw_value_node(&m.value)))
@@ -1126,7 +1169,7 @@ fn context_node(entries: &[ContextEntry], single: bool) -> Node {
     }
 }
 
-fn raw_value_node(v: &ExtensionValue) -> Node {
+fn raw_value_node(v: &ExtensionValue) -> Node<'static> {
     match v {
         ExtensionValue::Text(t) => s(t),
         ExtensionValue::Number(d) => number(d),
@@ -1135,7 +1178,7 @@ fn raw_value_node(v: &ExtensionValue) -> Node {
         ExtensionValue::Array(items) => {
             Node::new(Kind::Array(items.iter().map(raw_value_node).collect()))
         }
-        ExtensionValue::Elements(children) => Node::new(Kind::Object(
+        ExtensionValue::Elements(children) => Node::new(object_kind(
             children
                 .iter()
                 .map(|c| (c.name.local.clone(), raw_value_node(&c.value)))
@@ -1144,7 +1187,7 @@ fn raw_value_node(v: &ExtensionValue) -> Node {
     }
 }
 
-fn document_to_node(doc: &EpcisDocument) -> Node {
+fn document_to_node(doc: &EpcisDocument) -> Node<'static> {
     let mut prefixes = Prefixes::with_defaults();
     prefixes.add_context(&doc.context);
     let mut names = NameWriter {
@@ -1166,10 +1209,10 @@ fn document_to_node(doc: &EpcisDocument) -> Node {
             let single = doc.context_is_single && context.len() == 1;
             members.insert(1, ("@context".to_string(), context_node(&context, single)));
         }
-        return Node::new(Kind::Object(members));
+        return Node::new(object_kind(members));
     }
 
-    let mut members: Vec<(String, Node)> = Vec::new();
+    let mut members: Vec<(String, Node<'static>)> = Vec::new();
     let type_name = match doc.kind {
         DocumentKind::QueryDocument => "EPCISQueryDocument",
         _ => "EPCISDocument",
@@ -1186,22 +1229,23 @@ fn document_to_node(doc: &EpcisDocument) -> Node {
     if let Some(h) = &doc.header {
         let mut hm = Vec::new();
         if let Some(md) = &h.master_data {
-            let list: Vec<Node> = md.iter().map(|v| vocabulary_node(v, &mut names)).collect();
+            let list: Vec<Node<'static>> =
+                md.iter().map(|v| vocabulary_node(v, &mut names)).collect();
             hm.push((
                 "epcisMasterData".to_string(),
-                Node::new(Kind::Object(vec![(
+                Node::new(object_kind(vec![(
                     "vocabularyList".into(),
                     Node::new(Kind::Array(list)),
                 )])),
             ));
         }
         hm.extend(names.members(&h.extensions));
-        members.push(("epcisHeader".into(), Node::new(Kind::Object(hm))));
+        members.push(("epcisHeader".into(), Node::new(object_kind(hm))));
     }
     let events = Node::new(Kind::Array(
         doc.events
             .iter()
-            .map(|e| Node::new(Kind::Object(event_members(e, &mut names))))
+            .map(|e| Node::new(object_kind(event_members(e, &mut names))))
             .collect(),
     ));
     let body = match doc.kind {
@@ -1216,13 +1260,13 @@ fn document_to_node(doc: &EpcisDocument) -> Node {
             qr.extend(names.members(&doc.query_extensions));
             qr.push((
                 "resultsBody".to_string(),
-                Node::new(Kind::Object(vec![("eventList".into(), events)])),
+                Node::new(object_kind(vec![("eventList".into(), events)])),
             ));
-            vec![("queryResults".to_string(), Node::new(Kind::Object(qr)))]
+            vec![("queryResults".to_string(), Node::new(object_kind(qr)))]
         }
         _ => vec![("eventList".to_string(), events)],
     };
-    members.push(("epcisBody".into(), Node::new(Kind::Object(body))));
+    members.push(("epcisBody".into(), Node::new(object_kind(body))));
     let mut context = doc.context.clone();
     if context.is_empty() {
         context.push(ContextEntry::Uri(EPCIS_CONTEXT_URI.to_string()));
@@ -1232,12 +1276,12 @@ fn document_to_node(doc: &EpcisDocument) -> Node {
     }
     let single = doc.context_is_single && context.len() == 1;
     members.insert(0, ("@context".into(), context_node(&context, single)));
-    Node::new(Kind::Object(members))
+    Node::new(object_kind(members))
 }
 
-fn vocabulary_node(v: &Vocabulary, names: &mut NameWriter) -> Node {
+fn vocabulary_node(v: &Vocabulary, names: &mut NameWriter) -> Node<'static> {
     let mut m = vec![("type".to_string(), s(&v.vocabulary_type))];
-    let elements: Vec<Node> = v
+    let elements: Vec<Node<'static>> = v
         .elements
         .iter()
         .map(|el| {
@@ -1247,7 +1291,7 @@ fn vocabulary_node(v: &Vocabulary, names: &mut NameWriter) -> Node {
                     .attributes
                     .iter()
                     .map(|a| {
-                        Node::new(Kind::Object(vec![
+                        Node::new(object_kind(vec![
                             ("id".to_string(), s(&a.id)),
                             ("attribute".to_string(), names.value(&a.value)),
                         ]))
@@ -1259,7 +1303,7 @@ fn vocabulary_node(v: &Vocabulary, names: &mut NameWriter) -> Node {
                 em.push(("children".to_string(), strings(c)));
             }
             em.extend(names.members(&el.extensions));
-            Node::new(Kind::Object(em))
+            Node::new(object_kind(em))
         })
         .collect();
     m.push((
@@ -1267,10 +1311,10 @@ fn vocabulary_node(v: &Vocabulary, names: &mut NameWriter) -> Node {
         Node::new(Kind::Array(elements)),
     ));
     m.extend(names.members(&v.extensions));
-    Node::new(Kind::Object(m))
+    Node::new(object_kind(m))
 }
 
-fn quantity_list_node(list: &[QuantityElement]) -> Node {
+fn quantity_list_node(list: &[QuantityElement]) -> Node<'static> {
     Node::new(Kind::Array(
         list.iter()
             .map(|q| {
@@ -1281,37 +1325,37 @@ fn quantity_list_node(list: &[QuantityElement]) -> Node {
                 if let Some(u) = &q.uom {
                     m.push(("uom".to_string(), s(u)));
                 }
-                Node::new(Kind::Object(m))
+                Node::new(object_kind(m))
             })
             .collect(),
     ))
 }
 
-fn location_node(l: &Location, names: &mut NameWriter) -> Node {
+fn location_node(l: &Location, names: &mut NameWriter) -> Node<'static> {
     let mut m = vec![("id".to_string(), s(&l.id))];
     m.extend(names.members(&l.extensions));
-    Node::new(Kind::Object(m))
+    Node::new(object_kind(m))
 }
 
-fn opt_s(m: &mut Vec<(String, Node)>, key: &str, v: &Option<String>) {
+fn opt_s(m: &mut Vec<(String, Node<'static>)>, key: &str, v: &Option<String>) {
     if let Some(v) = v {
         m.push((key.to_string(), s(v)));
     }
 }
 
-fn opt_t(m: &mut Vec<(String, Node)>, key: &str, v: &Option<EpcisTime>) {
+fn opt_t(m: &mut Vec<(String, Node<'static>)>, key: &str, v: &Option<EpcisTime>) {
     if let Some(v) = v {
         m.push((key.to_string(), s(v.as_str())));
     }
 }
 
-fn opt_n(m: &mut Vec<(String, Node)>, key: &str, v: &Option<Decimal>) {
+fn opt_n(m: &mut Vec<(String, Node<'static>)>, key: &str, v: &Option<Decimal>) {
     if let Some(v) = v {
         m.push((key.to_string(), number(v)));
     }
 }
 
-fn sensor_node(se: &SensorElement, names: &mut NameWriter) -> Node {
+fn sensor_node(se: &SensorElement, names: &mut NameWriter) -> Node<'static> {
     let mut m = Vec::new();
     if let Some(md) = &se.sensor_metadata {
         let mut mm = Vec::new();
@@ -1324,7 +1368,7 @@ fn sensor_node(se: &SensorElement, names: &mut NameWriter) -> Node {
         opt_s(&mut mm, "dataProcessingMethod", &md.data_processing_method);
         opt_s(&mut mm, "bizRules", &md.biz_rules);
         mm.extend(names.members(&md.extensions));
-        m.push(("sensorMetadata".to_string(), Node::new(Kind::Object(mm))));
+        m.push(("sensorMetadata".to_string(), Node::new(object_kind(mm))));
     }
     let reports = se
         .sensor_reports
@@ -1362,15 +1406,15 @@ fn sensor_node(se: &SensorElement, names: &mut NameWriter) -> Node {
             );
             opt_s(&mut rm, "bizRules", &r.biz_rules);
             rm.extend(names.members(&r.extensions));
-            Node::new(Kind::Object(rm))
+            Node::new(object_kind(rm))
         })
         .collect();
     m.push(("sensorReport".to_string(), Node::new(Kind::Array(reports))));
     m.extend(names.members(&se.extensions));
-    Node::new(Kind::Object(m))
+    Node::new(object_kind(m))
 }
 
-fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> {
+fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node<'static>)> {
     // Event-level @context adds prefixes for this event only.
     let mut names = NameWriter {
         prefixes: outer.prefixes.clone(),
@@ -1378,7 +1422,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
     };
     names.prefixes.add_context(&e.context);
     let names = &mut names;
-    let mut m: Vec<(String, Node)> = vec![("type".to_string(), s(e.event_type.as_str()))];
+    let mut m: Vec<(String, Node<'static>)> = vec![("type".to_string(), s(e.event_type.as_str()))];
     opt_t(&mut m, "eventTime", &e.event_time);
     opt_s(&mut m, "eventTimeZoneOffset", &e.event_time_zone_offset);
     opt_t(&mut m, "recordTime", &e.record_time);
@@ -1393,7 +1437,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
             em.push(("correctiveEventIDs".to_string(), strings(c)));
         }
         em.extend(names.members(&ed.extensions));
-        m.push(("errorDeclaration".to_string(), Node::new(Kind::Object(em))));
+        m.push(("errorDeclaration".to_string(), Node::new(object_kind(em))));
     }
     match &e.certification_info {
         Some(CertificationInfo::Single(c)) => m.push(("certificationInfo".to_string(), s(c))),
@@ -1443,7 +1487,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
         }
         m.push((
             "persistentDisposition".to_string(),
-            Node::new(Kind::Object(pm)),
+            Node::new(object_kind(pm)),
         ));
     }
     if let Some(l) = &e.read_point {
@@ -1461,7 +1505,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
                     bm.push(("type".to_string(), s(t.as_str())));
                 }
                 bm.push(("bizTransaction".to_string(), s(&bt.value)));
-                Node::new(Kind::Object(bm))
+                Node::new(object_kind(bm))
             })
             .collect();
         m.push((
@@ -1482,7 +1526,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
                         sm.push(("type".to_string(), s(t.as_str())));
                     }
                     sm.push((value_key.to_string(), s(&sd.value)));
-                    Node::new(Kind::Object(sm))
+                    Node::new(object_kind(sm))
                 })
                 .collect();
             m.push((key.to_string(), Node::new(Kind::Array(items))));
@@ -1497,7 +1541,7 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node)> 
     }
     if let Some(ilmd) = &e.ilmd {
         let members = names.members(ilmd);
-        m.push(("ilmd".to_string(), Node::new(Kind::Object(members))));
+        m.push(("ilmd".to_string(), Node::new(object_kind(members))));
     }
     let ext = names.members(&e.extensions);
     m.extend(ext);

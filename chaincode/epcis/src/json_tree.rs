@@ -5,30 +5,33 @@
 //! `f64`/`u64` (losing `10.0` vs `10`) and forgets positions.
 
 use crate::error::{ParseError, Position};
+use std::borrow::Cow;
 
 /// Maximum nesting depth accepted (protects the stack on hostile input).
 const DEPTH_MAX: usize = 128;
 
-/// A parsed JSON value with the byte offset where it starts.
+/// A parsed JSON value with the byte offset where it starts. Strings and
+/// numbers borrow from the parsed text unless they contain escapes (the
+/// writer's trees own theirs).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Node {
-    pub(crate) kind: Kind,
+pub(crate) struct Node<'a> {
+    pub(crate) kind: Kind<'a>,
     pub(crate) offset: usize,
 }
 
 /// The JSON value kinds; numbers keep their lexical form.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Kind<'a> {
     Null,
     Bool(bool),
-    Number(String),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-impl Node {
-    pub(crate) fn new(kind: Kind) -> Node {
+impl<'a> Node<'a> {
+    pub(crate) fn new(kind: Kind<'a>) -> Node<'a> {
         Node { kind, offset: 0 }
     }
 
@@ -45,7 +48,7 @@ impl Node {
 }
 
 /// Parses a complete JSON text.
-pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Node<'_>, ParseError> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
@@ -66,7 +69,7 @@ struct Parser<'a> {
     pos: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, message: &str) -> ParseError {
         ParseError::JsonSyntax {
             position: Position::from_offset(self.text, self.pos),
@@ -82,7 +85,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Node, ParseError> {
+    fn value(&mut self, depth: usize) -> Result<Node<'a>, ParseError> {
         if depth > DEPTH_MAX {
             return Err(self.error("nesting too deep"));
         }
@@ -101,7 +104,7 @@ impl Parser<'_> {
         Ok(Node { kind, offset })
     }
 
-    fn literal(&mut self, word: &str, kind: Kind) -> Result<Kind, ParseError> {
+    fn literal(&mut self, word: &str, kind: Kind<'a>) -> Result<Kind<'a>, ParseError> {
         if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(kind)
@@ -110,7 +113,7 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<String, ParseError> {
+    fn number(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let start = self.pos;
         let b = self.bytes;
         if b.get(self.pos) == Some(&b'-') {
@@ -148,7 +151,7 @@ impl Parser<'_> {
                 return Err(self.error("invalid number: digits expected in exponent"));
             }
         }
-        Ok(self.text[start..self.pos].to_string())
+        Ok(Cow::Borrowed(&self.text[start..self.pos]))
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
@@ -167,9 +170,20 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, ParseError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         // Opening quote.
         self.pos += 1;
+        // Fast path: no escape before the closing quote borrows the text.
+        let first = self.pos;
+        let mut i = first;
+        while i < self.bytes.len() && !matches!(self.bytes[i], b'"' | b'\\' | 0..=0x1f) {
+            i += 1;
+        }
+        if self.bytes.get(i) == Some(&b'"') {
+            self.pos = i + 1;
+            // We only stop at ASCII bytes, so this slice is valid UTF-8.
+            return Ok(Cow::Borrowed(&self.text[first..i]));
+        }
         let mut out = String::new();
         loop {
             let start = self.pos;
@@ -184,7 +198,7 @@ impl Parser<'_> {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -229,7 +243,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Kind, ParseError> {
+    fn array(&mut self, depth: usize) -> Result<Kind<'a>, ParseError> {
         self.pos += 1;
         let mut items = Vec::new();
         self.skip_ws();
@@ -252,9 +266,9 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Kind, ParseError> {
+    fn object(&mut self, depth: usize) -> Result<Kind<'a>, ParseError> {
         self.pos += 1;
-        let mut members: Vec<(String, Node)> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Node<'a>)> = Vec::new();
         self.skip_ws();
         if self.bytes.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -293,7 +307,7 @@ impl Parser<'_> {
 }
 
 /// Writes `node` as pretty-printed JSON (two-space indent).
-pub(crate) fn write(node: &Node) -> String {
+pub(crate) fn write(node: &Node<'_>) -> String {
     let mut out = String::new();
     write_into(node, 0, &mut out);
     out.push('\n');
@@ -307,7 +321,7 @@ fn indent(out: &mut String, level: usize) {
     }
 }
 
-fn write_into(node: &Node, level: usize, out: &mut String) {
+fn write_into(node: &Node<'_>, level: usize, out: &mut String) {
     match &node.kind {
         Kind::Null => out.push_str("null"),
         Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -375,11 +389,12 @@ mod tests {
         let n =
             parse(r#"{"a": [1, 2.50, -0e1, "x\u00e9\ud83d\ude00"], "b": {"c": null, "d": true}}"#)
                 .expect("valid");
-        let again = parse(&write(&n)).expect("valid");
+        let written = write(&n);
+        let again = parse(&written).expect("valid");
         assert_eq!(strip(n), strip(again));
     }
 
-    fn strip(mut n: Node) -> Node {
+    fn strip(mut n: Node<'_>) -> Node<'_> {
         n.offset = 0;
         n.kind = match n.kind {
             Kind::Array(v) => Kind::Array(v.into_iter().map(strip).collect()),

@@ -9,7 +9,7 @@
 //! event type (the 2.0 XSD allows it on all five), and `ilmd` is not restricted to
 //! action ADD (GS1's "all possible fields" examples carry it with OBSERVE).
 
-use crate::error::Position;
+use crate::error::{Path, Position};
 use crate::model::*;
 
 /// One validation problem.
@@ -52,12 +52,11 @@ pub fn validate_with_positions(doc: &EpcisDocument, event_positions: &[Position]
     for (i, e) in doc.events.iter().enumerate() {
         v.event_index = Some(i);
         v.position = event_positions.get(i).copied();
-        let path = if doc.kind == DocumentKind::BareEvent {
-            "event".to_string()
+        if doc.kind == DocumentKind::BareEvent {
+            v.event(e, &"event");
         } else {
-            format!("eventList[{i}]")
-        };
-        v.event(e, &path);
+            v.event(e, &Path::Index(&"eventList", i));
+        }
     }
     v.problems
 }
@@ -91,14 +90,33 @@ pub fn is_absolute_uri(s: &str) -> bool {
     };
     let mut chars = scheme.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
-    first_ok
+    if !(first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !rest.is_empty()
-        && !s.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
-        })
+        && !rest.is_empty())
+    {
+        return false;
+    }
+    if s.is_ascii() {
+        // The same test as below for ASCII: no space, control or excluded character.
+        return !s.bytes().any(|b| {
+            b <= b' '
+                || b == 0x7f
+                || matches!(
+                    b,
+                    b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+                )
+        });
+    }
+    uri_chars_ok(s)
+}
+
+/// No whitespace, control or excluded character (`< > " { } | \\ ^ \``).
+fn uri_chars_ok(s: &str) -> bool {
+    !s.chars().any(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+    })
 }
 
 /// EPC URN schemes of TDS 2.x (`urn:epc:id:…`, `urn:epc:class:…`, `urn:epc:idpat:…`).
@@ -250,16 +268,16 @@ fn cbv_problem(
 }
 
 impl Validator {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    fn push(&mut self, field: impl std::fmt::Display, message: impl Into<String>) {
         self.problems.push(Problem {
             event_index: self.event_index,
-            field: field.into(),
+            field: field.to_string(),
             message: message.into(),
             position: self.position,
         });
     }
 
-    fn time(&mut self, path: &str, t: &EpcisTime) {
+    fn time(&mut self, path: &dyn std::fmt::Display, t: &EpcisTime) {
         match t.parse() {
             None => self.push(path, format!("\"{}\" is not a valid date-time", t.as_str())),
             Some(p) if p.offset_minutes.is_none() => {
@@ -269,13 +287,13 @@ impl Validator {
         }
     }
 
-    fn identifier(&mut self, path: &str, s: &str) {
+    fn identifier(&mut self, path: &dyn std::fmt::Display, s: &str) {
         if let Some(m) = identifier_problem(s) {
             self.push(path, m);
         }
     }
 
-    fn uri(&mut self, path: &str, s: &str) {
+    fn uri(&mut self, path: &dyn std::fmt::Display, s: &str) {
         if !is_absolute_uri(s) {
             self.push(path, format!("\"{s}\" is not an absolute URI"));
         }
@@ -305,7 +323,7 @@ impl Validator {
             None if doc.kind == DocumentKind::Document => {
                 self.push("creationDate", "missing creationDate")
             }
-            Some(t) => self.time("creationDate", t),
+            Some(t) => self.time(&"creationDate", t),
             None => {}
         }
         for (i, c) in doc.context.iter().enumerate() {
@@ -322,10 +340,15 @@ impl Validator {
         }
     }
 
-    fn extensions(&mut self, path: &str, exts: &[Extension], require_namespace: bool) {
+    fn extensions(
+        &mut self,
+        path: &dyn std::fmt::Display,
+        exts: &[Extension],
+        require_namespace: bool,
+    ) {
         for x in exts {
-            let key = format!("{path}.{}", x.name.prefixed());
             if x.name.namespace.is_empty() {
+                let key = format!("{path}.{}", x.name.prefixed());
                 if let Some(p) = &x.name.prefix {
                     self.push(key, format!("undeclared namespace prefix \"{p}\""));
                 } else if require_namespace && !x.name.is_jsonld_keyword() {
@@ -335,7 +358,7 @@ impl Validator {
         }
     }
 
-    fn quantity_list(&mut self, path: &str, list: &[QuantityElement]) {
+    fn quantity_list(&mut self, path: &dyn std::fmt::Display, list: &[QuantityElement]) {
         for (i, q) in list.iter().enumerate() {
             let qp = format!("{path}[{i}]");
             self.identifier(&format!("{qp}.epcClass"), &q.epc_class);
@@ -353,13 +376,13 @@ impl Validator {
         }
     }
 
-    fn epc_list(&mut self, path: &str, list: &[String]) {
+    fn epc_list(&mut self, path: &dyn std::fmt::Display, list: &[String]) {
         for (i, epc) in list.iter().enumerate() {
-            self.identifier(&format!("{path}[{i}]"), epc);
+            self.identifier(&Path::Index(path, i), epc);
         }
     }
 
-    fn forbid(&mut self, path: &str, e: &EpcisEvent, fields: &[&str]) {
+    fn forbid(&mut self, path: &dyn std::fmt::Display, e: &EpcisEvent, fields: &[&str]) {
         for f in fields {
             let present = match *f {
                 "epcList" => e.epc_list.is_some(),
@@ -386,8 +409,8 @@ impl Validator {
         }
     }
 
-    fn event(&mut self, e: &EpcisEvent, path: &str) {
-        let p = |f: &str| format!("{path}.{f}");
+    fn event(&mut self, e: &EpcisEvent, path: &dyn std::fmt::Display) {
+        let p = |f: &'static str| Path::Field(path, f);
         match &e.event_time {
             None => self.push(p("eventTime"), "missing eventTime"),
             Some(t) => self.time(&p("eventTime"), t),
@@ -431,7 +454,7 @@ impl Validator {
         if let Some(c) = &e.certification_info {
             for (i, uri) in c.uris().into_iter().enumerate() {
                 let cp = match c {
-                    CertificationInfo::Single(_) => p("certificationInfo"),
+                    CertificationInfo::Single(_) => p("certificationInfo").to_string(),
                     CertificationInfo::Many(_) => format!("{}[{i}]", p("certificationInfo")),
                 };
                 // xsd:anyURI is lax (OpenEPCIS samples use free text), so only
@@ -501,7 +524,7 @@ impl Validator {
                 if l.id.is_empty() {
                     self.push(format!("{}.id", p(name)), "missing id");
                 } else {
-                    self.identifier(&format!("{}.id", p(name)), &l.id);
+                    self.identifier(&Path::Field(&p(name), "id"), &l.id);
                 }
                 self.extensions(&p(name), &l.extensions, true);
             }
@@ -553,7 +576,7 @@ impl Validator {
         self.extensions(path, &e.extensions, false);
     }
 
-    fn disposition(&mut self, path: &str, d: &Disposition) {
+    fn disposition(&mut self, path: &dyn std::fmt::Display, d: &Disposition) {
         if let Some(m) = cbv_problem(
             "disposition",
             d.as_str(),
@@ -565,7 +588,7 @@ impl Validator {
         }
     }
 
-    fn sensor_element(&mut self, path: &str, se: &SensorElement) {
+    fn sensor_element(&mut self, path: &dyn std::fmt::Display, se: &SensorElement) {
         if se.sensor_reports.is_empty() {
             self.push(
                 format!("{path}.sensorReport"),
@@ -606,8 +629,8 @@ impl Validator {
         self.extensions(path, &se.extensions, false);
     }
 
-    fn per_type(&mut self, e: &EpcisEvent, path: &str) {
-        let p = |f: &str| format!("{path}.{f}");
+    fn per_type(&mut self, e: &EpcisEvent, path: &dyn std::fmt::Display) {
+        let p = |f: &'static str| Path::Field(path, f);
         let non_empty =
             |l: &Option<Vec<QuantityElement>>| l.as_ref().is_some_and(|v| !v.is_empty());
         let non_empty_epcs = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|v| !v.is_empty());
@@ -749,6 +772,20 @@ mod tests {
         assert!(identifier_problem("https://id.gs1.org/01/10614141073464/21/2017").is_none());
         assert!(identifier_problem("https://id.gs1.org/01/1061/21/2017").is_some());
         assert!(identifier_problem("not a uri").is_some());
+    }
+
+    #[test]
+    fn ascii_fast_path_matches_char_check() {
+        for b in 0u8..=127 {
+            let s = format!("urn:x:a{}b", char::from(b));
+            assert_eq!(
+                is_absolute_uri(&s),
+                uri_chars_ok(&s),
+                "byte {b:#04x} in {s:?}"
+            );
+        }
+        assert!(!is_absolute_uri("urn:x:a\u{85}b"));
+        assert!(is_absolute_uri("urn:x:caf\u{e9}"));
     }
 
     #[test]

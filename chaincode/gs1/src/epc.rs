@@ -31,6 +31,10 @@ pub fn escape(value: &str) -> String {
 /// without two hex digits is kept, and raw characters are accepted. Only
 /// printable ASCII may result; the AI format is checked by the caller.
 pub fn unescape(s: &str) -> Result<String, Gs1Error> {
+    // Fast path (no escapes): decoding is the identity.
+    if !s.contains('%') && s.bytes().all(|b| is_cset82(b) || b == b'#') {
+        return Ok(s.to_string());
+    }
     let d = crate::dl::percent_decode(s.as_bytes(), false);
     if let Some(i) = d.iter().position(|&b| !(is_cset82(b) || b == b'#')) {
         return Err(epc_err(format!(
@@ -72,16 +76,22 @@ fn exact(s: &str, n: usize, what: &str) -> Result<(), Gs1Error> {
     Ok(())
 }
 
-fn check(body: &str) -> String {
-    let c = mod10(body).unwrap_or(0);
-    format!("{body}{c}")
+/// The concatenation of `parts` followed by its mod-10 check digit.
+fn check_of(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 1);
+    for p in parts {
+        s.push_str(p);
+    }
+    let c = mod10(&s).unwrap_or(0);
+    s.push(char::from(b'0' + c));
+    s
 }
 
 /// GTIN-14 from a company prefix and `indicator + item reference`.
 fn gtin(gcp: &str, ir: &str) -> Result<String, Gs1Error> {
     gcp_ok(gcp)?;
     exact(ir, 13 - gcp.len(), "indicator and item reference")?;
-    Ok(check(&format!("{}{gcp}{}", &ir[..1], &ir[1..])))
+    Ok(check_of(&[&ir[..1], gcp, &ir[1..]]))
 }
 
 /// `gcp + ref` with a total of `total` digits, plus a check digit.
@@ -91,7 +101,7 @@ fn keyed(gcp: &str, r: &str, total: usize, what: &str) -> Result<String, Gs1Erro
         return Err(epc_err(format!("company prefix too long for {what}")));
     }
     exact(r, total - gcp.len(), what)?;
-    Ok(check(&format!("{gcp}{r}")))
+    Ok(check_of(&[gcp, r]))
 }
 
 fn el(ai: &str, v: impl Into<String>) -> AiElement {
@@ -179,8 +189,10 @@ pub fn parse_urn(urn: &str) -> Result<Vec<AiElement>, Gs1Error> {
                 17 - parts[0].len(),
                 "extension and serial reference",
             )?;
-            let body = format!("{}{}{}", &parts[1][..1], parts[0], &parts[1][1..]);
-            vec![el("00", check(&body))]
+            vec![el(
+                "00",
+                check_of(&[&parts[1][..1], parts[0], &parts[1][1..]]),
+            )]
         }
         ("id", "sgln") => {
             n(3)?;
