@@ -37,18 +37,43 @@ pub const DEFAULT_PREFIXES: &[(&str, &str)] = &[
 
 /// Reads a JSON-LD EPCIS document (or a single bare event) into the model.
 pub fn parse_document(text: &str) -> Result<EpcisDocument> {
-    let root = json_tree::parse(text)?;
-    Reader { text }.document(&root)
+    let (root, deferred) = parse_root(text)?;
+    Reader { text, deferred }.document(&root)
 }
 
 /// Like [`parse_document`], also returning where each event starts (for
 /// [`crate::validate::validate_with_positions`]).
 pub fn parse_document_with_positions(text: &str) -> Result<(EpcisDocument, Vec<Position>)> {
-    let root = json_tree::parse(text)?;
-    let r = Reader { text };
+    let (root, deferred) = parse_root(text)?;
+    let r = Reader { text, deferred };
     let doc = r.document(&root)?;
     let offsets = event_offsets(&root, doc.kind);
     Ok((doc, Position::from_offsets(text, &offsets)))
+}
+
+/// Texts at least this long have their events built one at a time: the tree
+/// of every event at once would not stay in the CPU caches. Shorter texts are
+/// parsed in one pass (deferring costs a second scan of each event).
+const DEFER_EVENTS_FROM: usize = 256 * 1024;
+
+/// The JSON tree of a document, and whether its events are placeholders to be
+/// built one at a time as they are read ([`json_tree::parse_deferring_events`];
+/// both ways give the same result). Outside an `EPCISDocument`/
+/// `EPCISQueryDocument` root an `epcisBody.eventList` is ordinary data, so the
+/// text is then parsed whole.
+fn parse_root(text: &str) -> Result<(Node<'_>, bool)> {
+    if text.len() < DEFER_EVENTS_FROM {
+        return Ok((json_tree::parse(text)?, false));
+    }
+    let (root, deferred) = json_tree::parse_deferring_events(text)?;
+    let document_root = matches!(
+        member(&root, "type").map(|n| &n.kind),
+        Some(Kind::String(t)) if t == "EPCISDocument" || t == "EPCISQueryDocument"
+    );
+    if deferred && !document_root {
+        return Ok((json_tree::parse(text)?, false));
+    }
+    Ok((root, deferred))
 }
 
 fn member<'n, 't>(node: &'n Node<'t>, key: &str) -> Option<&'n Node<'t>> {
@@ -176,6 +201,9 @@ fn is_namespaced_key(key: &str) -> bool {
 
 struct Reader<'a> {
     text: &'a str,
+    /// Event list elements are placeholders to build from the text
+    /// ([`json_tree::parse_deferred`]).
+    deferred: bool,
 }
 
 type Members<'n, 't> = &'n [(Cow<'t, str>, Node<'t>)];
@@ -434,11 +462,21 @@ impl Reader<'_> {
     }
 
     fn event_list(&self, node: &Node<'_>, prefixes: &Prefixes) -> Result<Vec<EpcisEvent>> {
-        self.array(node, &"eventList")?
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.event(n, &Path::Index(&"eventList", i), prefixes, false))
-            .collect()
+        let items = self.array(node, &"eventList")?;
+        let mut events = Vec::with_capacity(items.len());
+        for (i, n) in items.iter().enumerate() {
+            let path = Path::Index(&"eventList", i);
+            let event = if self.deferred {
+                // Re-parsing any node at its offset gives the same node, so this
+                // is right for placeholders and built nodes alike.
+                let built = json_tree::parse_deferred(self.text, n)?;
+                self.event(&built, &path, prefixes, false)?
+            } else {
+                self.event(n, &path, prefixes, false)?
+            };
+            events.push(event);
+        }
+        Ok(events)
     }
 
     fn header(&self, node: &Node<'_>, prefixes: &Prefixes) -> Result<EpcisHeader> {
@@ -1564,6 +1602,83 @@ fn event_members(e: &EpcisEvent, outer: &mut NameWriter) -> Vec<(String, Node<'s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads `text` in one pass, never deferring events.
+    fn parse_whole(text: &str) -> Result<(EpcisDocument, Vec<Position>)> {
+        let root = json_tree::parse(text)?;
+        let r = Reader {
+            text,
+            deferred: false,
+        };
+        let doc = r.document(&root)?;
+        let offsets = event_offsets(&root, doc.kind);
+        Ok((doc, Position::from_offsets(text, &offsets)))
+    }
+
+    /// A document of `n` events, each with its own prefix, an extension and an
+    /// escaped string; `event(i)` may replace event `i`'s text.
+    fn big(kind: &str, n: usize, event: impl Fn(usize) -> Option<String>) -> String {
+        let mut s = format!(
+            r#"{{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",{{"ex":"https://ex.example.com/"}}],"type":"{kind}","schemaVersion":"2.0","creationDate":"2024-03-01T10:00:00Z","epcisBody":"#
+        );
+        let (open, close) = if kind == "EPCISQueryDocument" {
+            (
+                r#"{"queryResults":{"queryName":"SimpleEventQuery","resultsBody":{"eventList":["#,
+                "]}}}}",
+            )
+        } else {
+            (r#"{"eventList":["#, "]}}")
+        };
+        s.push_str(open);
+        for i in 0..n {
+            if i > 0 {
+                s.push_str(",\n ");
+            }
+            s.push_str(&event(i).unwrap_or_else(|| format!(
+                r#"{{"type":"ObjectEvent","@context":{{"e{i}":"urn:e{i}:"}},"eventTime":"2024-03-01T09:30:00Z","eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sgtin:0614141.107346.{i}"],"action":"OBSERVE","ex:note":"caf\u00e9 {i}","e{i}:x":{{"ex:y":[1,2.50,null]}}}}"#
+            )));
+        }
+        s.push_str(close);
+        s
+    }
+
+    #[test]
+    fn large_documents_read_the_same_with_deferred_events() {
+        for kind in ["EPCISDocument", "EPCISQueryDocument"] {
+            let text = big(kind, 1500, |_| None);
+            assert!(text.len() >= DEFER_EVENTS_FROM, "{}", text.len());
+            let deferred = parse_document_with_positions(&text).expect("valid");
+            assert_eq!(deferred, parse_whole(&text).expect("valid"));
+            assert_eq!(deferred.0.events.len(), 1500);
+        }
+        // Errors: a field error in one event, a syntax error in a later one (the
+        // syntax error wins, as the whole text is checked first), each alone.
+        let field_error =
+            |i: usize| (i == 700).then(|| r#"{"type":"ObjectEvent","action":"MAYBE"}"#.to_string());
+        let syntax_error = |i: usize| (i == 1200).then(|| r#"{"type":"ObjectEvent",}"#.to_string());
+        let both = |i: usize| field_error(i).or_else(|| syntax_error(i));
+        let texts = [
+            big("EPCISDocument", 1500, field_error),
+            big("EPCISDocument", 1500, syntax_error),
+            big("EPCISDocument", 1500, both),
+        ];
+        for text in &texts {
+            let deferred = parse_document_with_positions(text).expect_err("invalid");
+            assert_eq!(deferred, parse_whole(text).expect_err("invalid"));
+        }
+        assert!(matches!(
+            parse_document(&texts[2]),
+            Err(ParseError::JsonSyntax { .. })
+        ));
+        // A bare event with a member called epcisBody holding an eventList: not
+        // an event list, so it is read as written (here: rejected alike).
+        let bare = big("EPCISDocument", 1500, |_| None).replacen(
+            r#""type":"EPCISDocument""#,
+            r#""type":"ObjectEvent""#,
+            1,
+        );
+        assert_eq!(parse_document(&bare), parse_whole(&bare).map(|(d, _)| d));
+    }
 
     #[test]
     fn bare_event_roundtrip() {

@@ -49,27 +49,88 @@ impl<'a> Node<'a> {
 
 /// Parses a complete JSON text.
 pub(crate) fn parse(text: &str) -> Result<Node<'_>, ParseError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    parse_with(text, false).map(|(node, _)| node)
+}
+
+/// Where the event list of an `EPCISDocument` or `EPCISQueryDocument` sits.
+const EVENT_LISTS: [&[&str]; 2] = [
+    &["epcisBody", "eventList"],
+    &["epcisBody", "queryResults", "resultsBody", "eventList"],
+];
+
+/// Parses a complete JSON text like [`parse`], except that the elements of
+/// an event list (`epcisBody.eventList`, `epcisBody.queryResults.resultsBody.eventList`)
+/// are only checked, not built: each is a `null` placeholder carrying the
+/// element's offset, to be built with [`parse_deferred`] when it is read (so
+/// a large document never holds the tree of every event at once). Syntax
+/// errors are the same as [`parse`]'s, found in the same order. The flag says
+/// whether any element was deferred.
+pub(crate) fn parse_deferring_events(text: &str) -> Result<(Node<'_>, bool), ParseError> {
+    parse_with(text, true)
+}
+
+/// Builds the value deferred at `placeholder` by [`parse_deferring_events`]
+/// on the same `text`.
+pub(crate) fn parse_deferred<'a>(
+    text: &'a str,
+    placeholder: &Node<'_>,
+) -> Result<Node<'a>, ParseError> {
+    let mut p = Parser::new(text, false);
+    p.pos = placeholder.offset;
+    // Event list elements sit at depth 3 or 5; the first pass checked the limit.
+    p.value(0)
+}
+
+fn parse_with(text: &str, defer_events: bool) -> Result<(Node<'_>, bool), ParseError> {
+    let mut p = Parser::new(text, defer_events);
     p.skip_ws();
     let node = p.value(0)?;
     p.skip_ws();
     if p.pos != p.bytes.len() {
         return Err(p.error("trailing characters after the JSON value"));
     }
-    Ok(node)
+    Ok((node, p.deferred))
 }
 
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Defer event list elements (see [`parse_deferring_events`]).
+    defer_events: bool,
+    /// Whether any element was deferred.
+    deferred: bool,
+    /// `false` while checking a deferred element: arrays and objects are
+    /// checked (including duplicate member names) but come back as `null`.
+    build: bool,
+    /// Member names from the root while every ancestor is an object (only
+    /// kept while an event list can still be ahead).
+    keys: Vec<Cow<'a, str>>,
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str, defer_events: bool) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            defer_events,
+            deferred: false,
+            build: true,
+            keys: Vec::new(),
+        }
+    }
+
+    /// True if the array about to be parsed at `depth` is an event list.
+    fn at_event_list(&self, depth: usize) -> bool {
+        self.defer_events
+            && self.build
+            && self.keys.len() == depth
+            && EVENT_LISTS.iter().any(|path| {
+                path.len() == depth && path.iter().zip(&self.keys).all(|(a, b)| *a == b.as_ref())
+            })
+    }
+
     fn error(&self, message: &str) -> ParseError {
         ParseError::JsonSyntax {
             position: Position::from_offset(self.text, self.pos),
@@ -245,24 +306,48 @@ impl<'a> Parser<'a> {
 
     fn array(&mut self, depth: usize) -> Result<Kind<'a>, ParseError> {
         self.pos += 1;
+        let defer = self.at_event_list(depth);
         let mut items = Vec::new();
         self.skip_ws();
         if self.bytes.get(self.pos) == Some(&b']') {
             self.pos += 1;
-            return Ok(Kind::Array(items));
+            return Ok(self.array_kind(items));
         }
         loop {
             self.skip_ws();
-            items.push(self.value(depth + 1)?);
+            if defer {
+                self.build = false;
+                let checked = self.value(depth + 1);
+                self.build = true;
+                let offset = checked?.offset;
+                self.deferred = true;
+                items.push(Node {
+                    kind: Kind::Null,
+                    offset,
+                });
+            } else {
+                let item = self.value(depth + 1)?;
+                if self.build {
+                    items.push(item);
+                }
+            }
             self.skip_ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Kind::Array(items));
+                    return Ok(self.array_kind(items));
                 }
                 _ => return Err(self.error("expected ',' or ']' in array")),
             }
+        }
+    }
+
+    fn array_kind(&self, items: Vec<Node<'a>>) -> Kind<'a> {
+        if self.build {
+            Kind::Array(items)
+        } else {
+            Kind::Null
         }
     }
 
@@ -291,14 +376,26 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            let value = self.value(depth + 1)?;
-            members.push((key, value));
+            // Track the member path while an event list can still be below it.
+            let track = self.defer_events && self.build && depth < 4 && self.keys.len() == depth;
+            if track {
+                self.keys.push(key.clone());
+            }
+            let value = self.value(depth + 1);
+            if track {
+                self.keys.pop();
+            }
+            members.push((key, value?));
             self.skip_ws();
             match self.bytes.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Kind::Object(members));
+                    return Ok(if self.build {
+                        Kind::Object(members)
+                    } else {
+                        Kind::Null
+                    });
                 }
                 _ => return Err(self.error("expected ',' or '}' in object")),
             }
@@ -402,6 +499,70 @@ mod tests {
             k => k,
         };
         n
+    }
+
+    /// Replaces every event list placeholder by its deferred parse.
+    fn undefer<'a>(text: &'a str, mut n: Node<'a>, keys: &[&str]) -> Node<'a> {
+        let list = EVENT_LISTS.iter().any(|p| p == &keys);
+        n.kind = match n.kind {
+            Kind::Array(v) if list => Kind::Array(
+                v.iter()
+                    .map(|p| parse_deferred(text, p).expect("deferred value parses"))
+                    .collect(),
+            ),
+            Kind::Object(v) => Kind::Object(
+                v.into_iter()
+                    .map(|(k, v)| {
+                        let mut path = keys.to_vec();
+                        path.push(&k);
+                        let v = undefer(text, v, &path);
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            k => k,
+        };
+        n
+    }
+
+    #[test]
+    fn deferred_events_parse_like_the_whole_tree() {
+        let docs = [
+            r#"{"type":"EPCISDocument","epcisBody":{"eventList":[{"a":[1,{"b":"\u00e9"}]}, null, 3, {"x":{}}]}}"#,
+            r#"{"epcisBody":{"queryResults":{"resultsBody":{"eventList":[{"type":"ObjectEvent"},[]]}}}}"#,
+            r#"{"epcisBody":{"eventList":{"single":"object"}},"eventList":[1,2]}"#,
+            r#"[{"epcisBody":{"eventList":[1]}}]"#,
+            r#"{"epcisBody":{"eventList":[]}}"#,
+        ];
+        for text in docs {
+            let whole = parse(text).expect("valid");
+            let (root, _) = parse_deferring_events(text).expect("valid");
+            assert_eq!(undefer(text, root, &[]), whole, "{text}");
+        }
+        let (_, deferred) = parse_deferring_events(docs[0]).expect("valid");
+        assert!(deferred);
+        let (_, deferred) = parse_deferring_events(docs[3]).expect("valid");
+        assert!(!deferred);
+        // Errors inside deferred elements are found in the first pass, at the same place.
+        for bad in [
+            r#"{"epcisBody":{"eventList":[{"a":1,"a":2}]}}"#,
+            r#"{"epcisBody":{"eventList":[{"a":tru}]}}"#,
+            r#"{"epcisBody":{"eventList":[{"a":1},]}}"#,
+            r#"{"epcisBody":{"eventList":[{"a":1}}}"#,
+        ] {
+            let whole = parse(bad).expect_err("invalid");
+            let deferred = parse_deferring_events(bad).expect_err("invalid");
+            assert_eq!(whole, deferred, "{bad}");
+        }
+        let deep = format!(
+            r#"{{"epcisBody":{{"eventList":[{}1{}]}}}}"#,
+            "[".repeat(DEPTH_MAX),
+            "]".repeat(DEPTH_MAX)
+        );
+        assert_eq!(
+            parse(&deep).expect_err("too deep"),
+            parse_deferring_events(&deep).expect_err("too deep")
+        );
     }
 
     #[test]

@@ -96,19 +96,43 @@ pub fn is_absolute_uri(s: &str) -> bool {
     {
         return false;
     }
-    if s.is_ascii() {
-        // The same test as below for ASCII: no space, control or excluded character.
-        return !s.bytes().any(|b| {
-            b <= b' '
-                || b == 0x7f
-                || matches!(
-                    b,
-                    b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
-                )
-        });
+    // One pass over the bytes: ASCII input is decided by a table lookup (the
+    // same test as `uri_chars_ok`, see the `ascii_fast_path…` test); any
+    // non-ASCII byte falls back to the character check.
+    let mut ascii = true;
+    for &b in s.as_bytes() {
+        match URI_BYTE[usize::from(b)] {
+            0 => {}
+            1 => return false,
+            _ => ascii = false,
+        }
+    }
+    if ascii {
+        return true;
     }
     uri_chars_ok(s)
 }
+
+/// Per byte: 0 allowed in a URI, 1 rejected (space, control or excluded
+/// character), 2 non-ASCII (decided per character).
+static URI_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if i >= 0x80 {
+            2
+        } else if i <= 0x20 || i == 0x7f {
+            1
+        } else {
+            match i as u8 {
+                b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' => 1,
+                _ => 0,
+            }
+        };
+        i += 1;
+    }
+    t
+};
 
 /// No whitespace, control or excluded character (`< > " { } | \\ ^ \``).
 fn uri_chars_ok(s: &str) -> bool {
@@ -155,7 +179,7 @@ pub fn identifier_problem(s: &str) -> Option<String> {
     // Full TDS checks (component lengths, GCP + reference digit budgets, escapes)
     // come from `pedigree-gs1` for the schemes it supports.
     if let Some(scheme) = gs1_supported_scheme(s) {
-        return pedigree_gs1::epc::parse_urn(s)
+        return pedigree_gs1::epc::check_urn(s)
             .err()
             .map(|e| format!("\"{s}\" is not a valid {scheme} EPC URI: {e}"));
     }

@@ -344,10 +344,32 @@ pub(crate) fn check_cset(cset: Cset, data: &[u8]) -> Result<(), LintError> {
 
 /// Looks an AI up by its exact digits.
 pub fn lookup(ai: &str) -> Option<&'static AiDef> {
-    AI_TABLE
-        .binary_search_by(|d| d.ai.cmp(ai))
-        .ok()
-        .and_then(|i| AI_TABLE.get(i))
+    let found = match short_key(ai) {
+        // Every table AI has 2 to 4 digits, so comparing the zero-padded keys
+        // orders exactly like comparing the strings (see the `table_sorted` test).
+        Some(key) => AI_TABLE.binary_search_by(|d| table_key(d.ai).cmp(&key)),
+        None => AI_TABLE.binary_search_by(|d| d.ai.cmp(ai)),
+    };
+    found.ok().and_then(|i| AI_TABLE.get(i))
+}
+
+/// [`short_key`] of a table AI (2 to 4 digits, checked by a test).
+fn table_key(ai: &'static str) -> u32 {
+    let b = ai.as_bytes();
+    let byte = |i: usize| u32::from(b.get(i).copied().unwrap_or(0));
+    byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3)
+}
+
+/// Up to 4 bytes without NUL as a big-endian, zero-padded integer, which orders
+/// like the string; `None` otherwise.
+fn short_key(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() > 4 || b.contains(&0) {
+        return None;
+    }
+    let mut k = [0u8; 4];
+    k[..b.len()].copy_from_slice(b);
+    Some(u32::from_be_bytes(k))
 }
 
 /// Finds the AI that is a prefix of `data` (AIs are prefix-free), trying
@@ -453,6 +475,24 @@ mod tests {
     fn table_sorted_and_prefix_free() {
         for w in AI_TABLE.windows(2) {
             assert!(w[0].ai < w[1].ai, "{} {}", w[0].ai, w[1].ai);
+            assert!(
+                short_key(w[0].ai) < short_key(w[1].ai),
+                "{} {}",
+                w[0].ai,
+                w[1].ai
+            );
+        }
+        for a in AI_TABLE {
+            assert!(short_key(a.ai).is_some(), "{}", a.ai);
+            assert_eq!(short_key(a.ai), Some(table_key(a.ai)), "{}", a.ai);
+            assert!(std::ptr::eq(lookup(a.ai).expect("found"), a));
+        }
+        for probe in ["", "0", "01\0", "010", "99999", "9", "x1", "8004"] {
+            assert_eq!(
+                lookup(probe).map(|d| d.ai),
+                AI_TABLE.iter().find(|d| d.ai == probe).map(|d| d.ai),
+                "{probe:?}"
+            );
         }
         for a in AI_TABLE {
             for b in AI_TABLE {

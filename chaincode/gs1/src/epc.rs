@@ -108,6 +108,47 @@ fn el(ai: &str, v: impl Into<String>) -> AiElement {
     AiElement::new(ai, v)
 }
 
+/// Checks an EPC URI exactly as [`parse_urn`] does, without building the AI
+/// list: `Ok` if and only if `parse_urn` succeeds, with the same error
+/// otherwise. SGTINs without escapes take a non-allocating path.
+pub fn check_urn(urn: &str) -> Result<(), Gs1Error> {
+    if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
+        if sgtin_ok(body) {
+            return Ok(());
+        }
+    }
+    parse_urn(urn).map(|_| ())
+}
+
+/// The `parse_urn` checks of an SGTIN body (`gcp.indicator+itemref.serial`)
+/// without a `%` escape in the serial (decoding is then the identity): digits
+/// and lengths, serial characters, and the AI 01 and 21 value rules. `false`
+/// means "let `parse_urn` decide".
+fn sgtin_ok(body: &str) -> bool {
+    let mut parts = body.splitn(3, '.');
+    let (Some(gcp), Some(ir), Some(serial)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !(6..=12).contains(&gcp.len())
+        || !all_digits(gcp)
+        || ir.len() != 13 - gcp.len()
+        || !all_digits(ir)
+        || serial.contains('%')
+        || !serial.bytes().all(|b| is_cset82(b) || b == b'#')
+    {
+        return false;
+    }
+    let mut gtin = [0u8; 14];
+    gtin[0] = ir.as_bytes()[0];
+    gtin[1..=gcp.len()].copy_from_slice(gcp.as_bytes());
+    gtin[gcp.len() + 1..13].copy_from_slice(&ir.as_bytes()[1..]);
+    gtin[13] = b'0' + crate::check_digit::mod10_bytes(&gtin[..13]).unwrap_or(0);
+    let opts = Options::default();
+    validate_value("01", &gtin, 0, 0, &opts).is_ok()
+        && validate_value("21", serial.as_bytes(), 0, 0, &opts).is_ok()
+}
+
 /// Parses an EPC URI into AIs: the key first, then its qualifier.
 /// Supported: `urn:epc:id:` sgtin, sscc, sgln, grai, giai, gsrn, gsrnp,
 /// gdti, cpi, ginc, gsin, itip, upui, pgln, sgcn; `urn:epc:class:lgtin`;
@@ -487,6 +528,47 @@ pub fn to_class_urn(list: &[AiElement], gcp_len: usize) -> Result<String, Gs1Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_urn_agrees_with_parse_urn() {
+        let gcps = [
+            "0614141",
+            "061414",
+            "061414112345",
+            "06141411234567",
+            "06a4141",
+            "",
+        ];
+        let refs = ["107346", "1073460", "10", "1", "", "1x7346"];
+        let serials = [
+            "2017",
+            "",
+            "A%2FB",
+            "#1",
+            "a\"b",
+            "12345678901234567890",
+            "123456789012345678901",
+            "SN!'()*+,-.:;=_",
+            "x y",
+            "\u{e9}",
+        ];
+        let mut n = 0;
+        for g in gcps {
+            for r in refs {
+                for s in serials {
+                    for urn in [
+                        format!("urn:epc:id:sgtin:{g}.{r}.{s}"),
+                        format!("urn:epc:id:sgtin:{g}.{r}"),
+                        format!("urn:epc:id:sgln:{g}.{r}.{s}"),
+                    ] {
+                        assert_eq!(check_urn(&urn), parse_urn(&urn).map(|_| ()), "{urn}");
+                        n += usize::from(check_urn(&urn).is_ok());
+                    }
+                }
+            }
+        }
+        assert!(n > 10, "only {n} valid URNs exercised");
+    }
 
     #[test]
     fn standards_examples() {

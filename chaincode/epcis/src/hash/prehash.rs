@@ -211,20 +211,30 @@ fn quantity_element(q: &QuantityElement) -> String {
 }
 
 fn epc_block(out: &mut String, name: &str, list: Option<&Vec<String>>) {
-    if let Some(list) = list {
-        let items = list
-            .iter()
-            .map(|e| {
-                let mut s = String::with_capacity(72);
-                s.push_str("epc=");
-                push_canonical_value(&mut s, e);
-                if s.len() == 4 {
-                    s.clear();
-                }
-                s
-            })
-            .collect();
-        sorted_block(out, name, items);
+    let Some(list) = list else {
+        return;
+    };
+    // All `epc=…` entries go into one buffer; their ranges are sorted by
+    // content (the same order as sorting the strings), without a String per EPC.
+    let mut buf = String::with_capacity(list.len() * 64);
+    let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(list.len());
+    for e in list {
+        let start = buf.len();
+        buf.push_str("epc=");
+        push_canonical_value(&mut buf, e);
+        if buf.len() == start + 4 {
+            buf.truncate(start);
+        } else {
+            ranges.push((start, buf.len()));
+        }
+    }
+    if ranges.is_empty() {
+        return;
+    }
+    ranges.sort_unstable_by(|a, b| buf[a.0..a.1].cmp(&buf[b.0..b.1]));
+    out.push_str(name);
+    for (a, b) in ranges {
+        out.push_str(&buf[a..b]);
     }
 }
 
