@@ -191,6 +191,15 @@ pub fn event_hash_id(event: &EpcisEvent) -> String {
     hash_id_of_pre_hash(&pre_hash(event), HashAlgorithm::Sha256)
 }
 
+/// The SHA-256 digest of the pre-hash string of `event` (default options): the
+/// 32 bytes whose hex is in [`event_hash_id`], without the string round trip.
+/// Like the hash ID it leaves out `errorDeclaration`, `eventID` and
+/// `recordTime`, so an errorDeclaration event has the digest of the event it
+/// corrects.
+pub fn event_hash_sha256(event: &EpcisEvent) -> [u8; 32] {
+    Sha256::digest(pre_hash(event).as_bytes()).into()
+}
+
 /// The event hash ID of `event` with `options` (algorithm, ignored fields).
 pub fn event_hash_id_with(event: &EpcisEvent, options: &HashOptions) -> String {
     hash_id_of_pre_hash(&pre_hash_with(event, options), options.algorithm)

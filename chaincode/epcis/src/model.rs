@@ -984,6 +984,32 @@ impl EpcisEvent {
             xml_namespaces: Vec::new(),
         }
     }
+
+    /// The trimmed text of the ILMD element `{namespace}local`, if the event has
+    /// one with a text value (the first such element).
+    ///
+    /// Namespaces are compared with trailing `:`, `#` and `/` removed, because
+    /// bindings spell the same namespace differently (XML 1.2 documents declare
+    /// `urn:epcglobal:cbv:mda`, JSON-LD expands `cbvmda:` to
+    /// `urn:epcglobal:cbv:mda:`). An element whose prefix is the GS1 context's
+    /// predefined prefix for `namespace` (`cbvmda`, `gs1`, …) also matches,
+    /// whatever namespace the document bound it to or left undeclared.
+    pub fn ilmd_text(&self, namespace: &str, local: &str) -> Option<&str> {
+        let wanted = namespace.trim_end_matches([':', '#', '/']);
+        let predefined = crate::json::DEFAULT_PREFIXES
+            .iter()
+            .find(|(_, ns)| ns.trim_end_matches([':', '#', '/']) == wanted)
+            .map(|(prefix, _)| *prefix);
+        self.ilmd.as_ref()?.iter().find_map(|e| {
+            let matches = e.name.local == local
+                && (e.name.namespace.trim_end_matches([':', '#', '/']) == wanted
+                    || (predefined.is_some() && e.name.prefix.as_deref() == predefined));
+            match (&e.value, matches) {
+                (ExtensionValue::Text(text), true) => Some(text.trim()),
+                _ => None,
+            }
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1125,6 +1151,53 @@ impl EpcisDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ilmd(namespace: &str, prefix: Option<&str>, local: &str, text: &str) -> Extension {
+        Extension {
+            name: QName {
+                namespace: namespace.to_string(),
+                local: local.to_string(),
+                prefix: prefix.map(str::to_string),
+            },
+            attributes: Vec::new(),
+            value: ExtensionValue::Text(text.to_string()),
+        }
+    }
+
+    #[test]
+    fn ilmd_text_normalises_namespaces() {
+        let mut e = EpcisEvent::new(EventType::ObjectEvent);
+        assert_eq!(e.ilmd_text("urn:epcglobal:cbv:mda", "lotNumber"), None);
+        e.ilmd = Some(vec![
+            ilmd("urn:example:", Some("ex"), "lotNumber", "other"),
+            ilmd(
+                "urn:epcglobal:cbv:mda:",
+                Some("cbvmda"),
+                "lotNumber",
+                " LOT1 ",
+            ),
+            ilmd(
+                "urn:epcglobal:cbv:mda",
+                None,
+                "itemExpirationDate",
+                "2026-12-31",
+            ),
+            ilmd("", Some("cbvmda"), "bestBeforeDate", "2026-01-31"),
+            ilmd("urn:example", None, "bestBeforeDate", "2027-01-31"),
+        ]);
+        for ns in ["urn:epcglobal:cbv:mda", "urn:epcglobal:cbv:mda:"] {
+            assert_eq!(e.ilmd_text(ns, "lotNumber"), Some("LOT1"));
+            assert_eq!(e.ilmd_text(ns, "itemExpirationDate"), Some("2026-12-31"));
+            // Undeclared prefix: the predefined prefix still identifies it.
+            assert_eq!(e.ilmd_text(ns, "bestBeforeDate"), Some("2026-01-31"));
+        }
+        assert_eq!(e.ilmd_text("urn:example/", "lotNumber"), Some("other"));
+        assert_eq!(
+            e.ilmd_text("urn:example", "bestBeforeDate"),
+            Some("2027-01-31")
+        );
+        assert_eq!(e.ilmd_text("urn:epcglobal:cbv:mda", "sellByDate"), None);
+    }
 
     #[test]
     fn decimal_normalization() {

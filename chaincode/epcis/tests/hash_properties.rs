@@ -72,3 +72,32 @@ proptest! {
         prop_assert!(id.starts_with("ni:///sha-256;"));
     }
 }
+
+proptest! {
+    #[test]
+    fn sha256_bytes_match_the_hash_id(
+        serials in prop::collection::vec("[A-Za-z0-9]{1,20}", 1..6),
+        event_id in "[a-z0-9]{1,12}",
+        record_time in 0u32..60,
+    ) {
+        let epcs: Vec<String> = serials.iter().map(|s| format!("urn:epc:id:sgtin:0614141.107346.{s}")).collect();
+        let plain = event(&epcs, &[]);
+        let digest = hash::event_hash_sha256(&plain);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        prop_assert_eq!(hash::event_hash_id(&plain), format!("ni:///sha-256;{hex}?ver=CBV2.0"));
+        // eventID, recordTime and errorDeclaration are not hashed.
+        let mut corrected = plain.clone();
+        corrected.event_id = Some(format!("urn:uuid:{event_id}"));
+        corrected.record_time = Some(EpcisTime::new(format!("2024-03-02T00:00:{record_time:02}Z")));
+        corrected.error_declaration = Some(ErrorDeclaration {
+            declaration_time: Some(EpcisTime::new("2024-03-03T00:00:00Z")),
+            reason: Some(ErrorReason::new("incorrect_data")),
+            corrective_event_ids: None,
+            extensions: Vec::new(),
+        });
+        prop_assert_eq!(hash::event_hash_sha256(&corrected), digest);
+        let mut other = plain.clone();
+        other.action = Some(Action::Add);
+        prop_assert_ne!(hash::event_hash_sha256(&other), digest);
+    }
+}

@@ -24,47 +24,22 @@
 //! Link URIs; parties may be SGLN, PGLN or Digital Link (`/414/`, `/417/`) URIs.
 //!
 //! # Event hash
-//! Accepted events are indexed by the CBV 2.0 event hash ID computed by
-//! `pedigree_epcis::hash::event_hash_id` (`ni:///sha-256;{hex}?ver=CBV2.0`; the 32
-//! digest bytes are the index key). It excludes `eventID`, `recordTime` and
-//! `errorDeclaration`, which is what makes an errorDeclaration event name the event it
-//! corrects. [`event_hash`] is the only place that knows this; if the hash ID is ever
-//! not a SHA-256 `ni` URI it falls back to
-//! `sha256("pedigree/event/v1\0" || "epcis\0" || bincode(event'))`, `event'` being the
-//! event with those three fields and the binding-only fields (`@context`, XML
-//! namespaces) cleared.
+//! Accepted events are indexed by the 32 SHA-256 digest bytes of the CBV 2.0 event
+//! hash (`pedigree_epcis::hash::event_hash_sha256`, the digest inside
+//! `event_hash_id`'s `ni:///sha-256;{hex}?ver=CBV2.0`). It excludes `eventID`,
+//! `recordTime` and `errorDeclaration`, which is what makes an errorDeclaration event
+//! name the event it corrects. [`event_hash`] is the only place that knows this.
 
-use crate::codec::{self, DOMAIN_EVENT, Digest32};
+use crate::codec::Digest32;
 use crate::ident::{ObjectKey, parse_iso_date};
 use crate::ops::{ErrorDeclarationBody, Op, Party};
 use crate::receipt::{Outcome, RuleResult, reject};
 use crate::records::DecommissionKind;
-use pedigree_epcis::model::{
-    Action, EpcisEvent, ErrorDeclaration, EventType, ExtensionValue, SourceDest,
-};
+use pedigree_epcis::model::{Action, EpcisEvent, ErrorDeclaration, EventType, SourceDest};
 
 /// The event hash used to index accepted events (see the module docs).
 pub fn event_hash(event: &EpcisEvent) -> Digest32 {
-    let id = pedigree_epcis::hash::event_hash_id(event);
-    let hex_digest = id
-        .strip_prefix("ni:///sha-256;")
-        .and_then(|rest| rest.split('?').next());
-    let mut digest = [0u8; 32];
-    match hex_digest.map(|hex_digest| hex::decode_to_slice(hex_digest, &mut digest)) {
-        Some(Ok(())) => digest,
-        _ => fallback_event_hash(event),
-    }
-}
-
-fn fallback_event_hash(event: &EpcisEvent) -> Digest32 {
-    let mut hashed = event.clone();
-    hashed.event_id = None;
-    hashed.record_time = None;
-    hashed.error_declaration = None;
-    hashed.context = Vec::new();
-    hashed.context_is_single = false;
-    hashed.xml_namespaces = Vec::new();
-    codec::hash_parts(DOMAIN_EVENT, &[b"epcis\0", &codec::encode(&hashed)])
+    pedigree_epcis::hash::event_hash_sha256(event)
 }
 
 /// The errorDeclaration as the rules need it.
@@ -139,15 +114,10 @@ fn parse_objects(list: Option<&Vec<String>>) -> RuleResult<Vec<ObjectKey>> {
 }
 
 fn ilmd_text(event: &EpcisEvent, local: &str) -> Option<String> {
-    event.ilmd.as_ref()?.iter().find_map(|extension| {
-        let namespace = extension.name.namespace.trim_end_matches([':', '#', '/']);
-        let is_cbvmda = namespace == "urn:epcglobal:cbv:mda"
-            || extension.name.prefix.as_deref() == Some("cbvmda");
-        match (&extension.value, is_cbvmda && extension.name.local == local) {
-            (ExtensionValue::Text(text), true) => Some(text.trim().to_string()),
-            _ => None,
-        }
-    })
+    // `cbvmda:` in any binding's spelling (see `EpcisEvent::ilmd_text`).
+    event
+        .ilmd_text("urn:epcglobal:cbv:mda", local)
+        .map(str::to_string)
 }
 
 fn destination(list: Option<&Vec<SourceDest>>) -> RuleResult<Party> {
