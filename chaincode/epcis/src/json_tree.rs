@@ -92,6 +92,32 @@ fn parse_with(text: &str, defer_events: bool) -> Result<(Node<'_>, bool), ParseE
     Ok((node, p.deferred))
 }
 
+/// The index of the first `"`, `\\` or control byte at or after `i` (or the
+/// length): eight bytes at a time while none of them can be one.
+fn plain_run_end(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // `(x - ONES * n) & !x & HIGH` is non-zero if some byte of `x` is below
+    // `n` (n <= 0x80), never missing one; a false alarm only ends the fast loop.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let special = below(x ^ (ONES * u64::from(b'"')), 1)
+            | below(x ^ (ONES * u64::from(b'\\')), 1)
+            | below(x, 0x20);
+        if special != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -236,10 +262,7 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         // Fast path: no escape before the closing quote borrows the text.
         let first = self.pos;
-        let mut i = first;
-        while i < self.bytes.len() && !matches!(self.bytes[i], b'"' | b'\\' | 0..=0x1f) {
-            i += 1;
-        }
+        let i = plain_run_end(self.bytes, first);
         if self.bytes.get(i) == Some(&b'"') {
             self.pos = i + 1;
             // We only stop at ASCII bytes, so this slice is valid UTF-8.
@@ -248,11 +271,7 @@ impl<'a> Parser<'a> {
         let mut out = String::new();
         loop {
             let start = self.pos;
-            while self.pos < self.bytes.len()
-                && !matches!(self.bytes[self.pos], b'"' | b'\\' | 0..=0x1f)
-            {
-                self.pos += 1;
-            }
+            self.pos = plain_run_end(self.bytes, self.pos);
             // The input is &str and we only stop at ASCII bytes, so this slice is valid UTF-8.
             out.push_str(&self.text[start..self.pos]);
             match self.bytes.get(self.pos) {
@@ -563,6 +582,31 @@ mod tests {
             parse(&deep).expect_err("too deep"),
             parse_deferring_events(&deep).expect_err("too deep")
         );
+    }
+
+    #[test]
+    fn plain_runs_end_at_the_first_special_byte() {
+        let specials = [b'"', b'\\', 0u8, 0x1f, b'\n'];
+        let plain = [
+            b'a', b' ', 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, b'!', b'#',
+        ];
+        for len in 0..20 {
+            for at in 0..=len {
+                for &p in &plain {
+                    for &sp in &specials {
+                        let mut v = vec![p; len];
+                        if at < len {
+                            v[at] = sp;
+                        }
+                        let expected = v
+                            .iter()
+                            .position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))
+                            .unwrap_or(len);
+                        assert_eq!(plain_run_end(&v, 0), expected, "{v:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

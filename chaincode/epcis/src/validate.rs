@@ -85,9 +85,10 @@ pub fn is_valid_uom(s: &str) -> bool {
 
 /// Absolute URI syntax check (RFC 3986 scheme, no whitespace or control characters).
 pub fn is_absolute_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
+    let Some(colon) = s.bytes().position(|b| b == b':') else {
         return false;
     };
+    let (scheme, rest) = (&s[..colon], &s[colon + 1..]);
     let mut chars = scheme.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !(first_ok
@@ -236,7 +237,7 @@ fn gs1_supported_scheme(s: &str) -> Option<&'static str> {
     const IDPAT: &[&str] = &["sgtin", "grai", "gdti", "sgcn", "cpi", "itip", "upui"];
     let find = |prefix: &str, list: &[&'static str]| -> Option<&'static str> {
         let rest = s.strip_prefix(prefix)?;
-        let scheme = rest.split(':').next()?;
+        let scheme = &rest[..rest.bytes().position(|b| b == b':').unwrap_or(rest.len())];
         list.iter().copied().find(|x| *x == scheme)
     };
     find("urn:epc:id:", ID)

@@ -2,6 +2,7 @@
 //! `urn:epc:idpat:*`, converted to and from AI lists given the GS1 Company
 //! Prefix length, which cannot be derived from a key.
 
+use crate::ai::AiDef;
 use crate::check_digit::mod10;
 use crate::element::{AiElement, Options, validate_value};
 use crate::error::Gs1Error;
@@ -125,10 +126,16 @@ pub fn check_urn(urn: &str) -> Result<(), Gs1Error> {
 /// and lengths, serial characters, and the AI 01 and 21 value rules. `false`
 /// means "let `parse_urn` decide".
 fn sgtin_ok(body: &str) -> bool {
-    let mut parts = body.splitn(3, '.');
-    let (Some(gcp), Some(ir), Some(serial)) = (parts.next(), parts.next(), parts.next()) else {
+    // `splitn(3, '.')`, by byte search (the separators are ASCII).
+    let dot = |s: &str| s.bytes().position(|b| b == b'.');
+    let Some(d1) = dot(body) else {
         return false;
     };
+    let (gcp, rest) = (&body[..d1], &body[d1 + 1..]);
+    let Some(d2) = dot(rest) else {
+        return false;
+    };
+    let (ir, serial) = (&rest[..d2], &rest[d2 + 1..]);
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if !(6..=12).contains(&gcp.len())
         || !all_digits(gcp)
@@ -144,9 +151,20 @@ fn sgtin_ok(body: &str) -> bool {
     gtin[1..=gcp.len()].copy_from_slice(gcp.as_bytes());
     gtin[gcp.len() + 1..13].copy_from_slice(&ir.as_bytes()[1..]);
     gtin[13] = b'0' + crate::check_digit::mod10_bytes(&gtin[..13]).unwrap_or(0);
-    let opts = Options::default();
-    validate_value("01", &gtin, 0, 0, &opts).is_ok()
-        && validate_value("21", serial.as_bytes(), 0, 0, &opts).is_ok()
+    // What `validate_value("01" | "21", …)` does with default options, with the
+    // two table entries looked up once.
+    static DEFS: std::sync::OnceLock<Option<(&'static AiDef, &'static AiDef)>> =
+        std::sync::OnceLock::new();
+    let Some((gtin_def, serial_def)) =
+        *DEFS.get_or_init(|| Some((crate::ai::lookup("01")?, crate::ai::lookup("21")?)))
+    else {
+        return false;
+    };
+    let check_digits = Options::default().validate_check_digits;
+    gtin_def.validate_with(&gtin, 0, check_digits).is_ok()
+        && serial_def
+            .validate_with(serial.as_bytes(), 0, check_digits)
+            .is_ok()
 }
 
 /// Parses an EPC URI into AIs: the key first, then its qualifier.

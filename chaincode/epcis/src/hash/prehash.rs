@@ -247,6 +247,17 @@ fn quantity_block(out: &mut String, name: &str, list: Option<&Vec<QuantityElemen
 /// Emits a location; returns its leftover string for the remainder, if any.
 fn location(out: &mut String, name: &str, loc: Option<&Location>) -> Option<String> {
     let loc = loc?;
+    if loc.extensions.is_empty() {
+        // Common case, same output: `name` and the id leaf, if the leaf is not empty.
+        let mark = out.len();
+        out.push_str(name);
+        let before = out.len();
+        leaf(out, "id", Some(&loc.id));
+        if out.len() == before {
+            out.truncate(mark);
+        }
+        return None;
+    }
     let id_present = !loc.id.trim().is_empty();
     let (inner, left) = split_container_extensions(&loc.extensions, usize::from(id_present));
     let mut s = String::new();

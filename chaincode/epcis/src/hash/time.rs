@@ -38,16 +38,31 @@ pub fn normalize_timestamp(text: &str) -> Option<String> {
     if !(0..=9999).contains(&y) {
         return None;
     }
-    Some(format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        y,
-        m,
-        d,
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        millis
-    ))
+    // `{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{millis:03}Z` without the
+    // formatting machinery (this runs once per event); every field is in range.
+    let mut out = String::with_capacity(24);
+    push_padded(&mut out, y, 4);
+    for (sep, v, width) in [
+        ('-', m, 2),
+        ('-', d, 2),
+        ('T', rem / 3600, 2),
+        (':', (rem / 60) % 60, 2),
+        (':', rem % 60, 2),
+        ('.', millis, 3),
+    ] {
+        out.push(sep);
+        push_padded(&mut out, v, width);
+    }
+    out.push('Z');
+    Some(out)
+}
+
+/// Appends the last `width` decimal digits of `v` (non-negative), zero-padded.
+fn push_padded(out: &mut String, v: i64, width: u32) {
+    for k in (0..width).rev() {
+        let digit = (v / 10i64.pow(k)).rem_euclid(10);
+        out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 struct Parsed {
@@ -177,6 +192,19 @@ use crate::model::{civil_from_days, days_from_civil};
 #[cfg(test)]
 mod tests {
     use super::normalize_timestamp as n;
+
+    #[test]
+    fn padding_matches_format() {
+        for v in [0i64, 7, 42, 999, 1000, 2024, 9999] {
+            for width in [2u32, 3, 4] {
+                let mut out = String::new();
+                super::push_padded(&mut out, v, width);
+                let expected = format!("{v:0w$}", w = width as usize);
+                let expected = &expected[expected.len() - width as usize..];
+                assert_eq!(out, expected, "{v} {width}");
+            }
+        }
+    }
 
     #[test]
     fn utc_and_precision() {
