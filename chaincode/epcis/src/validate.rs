@@ -533,7 +533,7 @@ impl Validator {
         if let Some(pd) = &e.persistent_disposition {
             let pp = p("persistentDisposition");
             if pd.set.is_none() && pd.unset.is_none() {
-                self.push(&pp, "persistentDisposition needs set or unset");
+                self.push(pp, "persistentDisposition needs set or unset");
             }
             for (name, list) in [("set", &pd.set), ("unset", &pd.unset)] {
                 for (i, d) in list.iter().flatten().enumerate() {

@@ -18,9 +18,10 @@
 //! Writing always produces EPCIS 2.0 XML (`schemaVersion` is written as stored) and
 //! keeps every value's spelling; extension prefixes are declared where needed.
 
-use crate::error::{ParseError, Position, Result};
+use crate::error::{ParseError, Path, Position, Result};
 use crate::model::*;
 use crate::xml_tree::{self, Element};
+use std::fmt::Display;
 
 /// EPCIS 2.0 XML namespace.
 pub const EPCIS_NS_2: &str = "urn:epcglobal:epcis:xsd:2";
@@ -303,7 +304,7 @@ impl Reader<'_> {
         Some(Position::from_offset(self.text, el.offset))
     }
 
-    fn err(&self, path: &str, message: impl Into<String>, el: &Element) -> ParseError {
+    fn err(&self, path: &dyn Display, message: impl Into<String>, el: &Element) -> ParseError {
         ParseError::Field {
             field: path.to_string(),
             message: message.into(),
@@ -311,9 +312,9 @@ impl Reader<'_> {
         }
     }
 
-    fn unknown(&self, path: &str, el: &Element) -> ParseError {
+    fn unknown(&self, path: &dyn Display, el: &Element) -> ParseError {
         self.err(
-            &format!("{path}.{}", el.local),
+            &Path::Field(path, &el.local),
             format!(
                 "unknown element <{}>",
                 el.prefix
@@ -326,18 +327,18 @@ impl Reader<'_> {
     }
 
     /// Trimmed text of a leaf element; child elements are an error.
-    fn leaf(&self, el: &Element, path: &str) -> Result<String> {
+    fn leaf(&self, el: &Element, path: &dyn Display) -> Result<String> {
         if el.has_elements() {
             return Err(self.err(path, "expected text, found child elements", el));
         }
         Ok(el.text().trim().to_string())
     }
 
-    fn list(&self, el: &Element, path: &str, item: &str) -> Result<Vec<String>> {
+    fn list(&self, el: &Element, path: &dyn Display, item: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for c in el.elements() {
             if is_std_ns(&c.namespace) && c.local == item {
-                out.push(self.leaf(c, &format!("{path}.{item}"))?);
+                out.push(self.leaf(c, &Path::Field(path, item))?);
             } else {
                 return Err(self.unknown(path, c));
             }
@@ -356,7 +357,7 @@ impl Reader<'_> {
             DocumentKind::BareEvent
         } else {
             return Err(self.err(
-                "root",
+                &"root",
                 format!(
                     "expected EPCISDocument, EPCISQueryDocument or an event element, found {{{}}}{}",
                     root.namespace, root.local
@@ -381,7 +382,7 @@ impl Reader<'_> {
             }
         }
         if kind == DocumentKind::BareEvent {
-            let mut event = self.event(root, "event")?;
+            let mut event = self.event(root, &"event")?;
             // The root's declarations belong to the document, not the event.
             event.xml_namespaces.clear();
             doc.events.push(event);
@@ -407,12 +408,12 @@ impl Reader<'_> {
                     body_seen = true;
                     self.query_results_child(c, &mut doc)?;
                 }
-                ("", _) => return Err(self.unknown("", c)),
+                ("", _) => return Err(self.unknown(&"", c)),
                 _ => doc.extensions.push(element_to_extension(c)),
             }
         }
         if !body_seen {
-            return Err(self.err("EPCISBody", "missing EPCISBody", root));
+            return Err(self.err(&"EPCISBody", "missing EPCISBody", root));
         }
         Ok(doc)
     }
@@ -429,7 +430,7 @@ impl Reader<'_> {
                 let mut list = Vec::new();
                 for vl in flattened(c) {
                     if vl.local != "VocabularyList" {
-                        return Err(self.unknown("epcisHeader.epcisMasterData", vl));
+                        return Err(self.unknown(&"epcisHeader.epcisMasterData", vl));
                     }
                     for (i, v) in vl.elements().enumerate() {
                         list.push(self.vocabulary(
@@ -446,7 +447,7 @@ impl Reader<'_> {
         Ok(header)
     }
 
-    fn vocabulary(&self, el: &Element, path: &str) -> Result<Vocabulary> {
+    fn vocabulary(&self, el: &Element, path: &dyn Display) -> Result<Vocabulary> {
         if el.local != "Vocabulary" {
             return Err(self.unknown(path, el));
         }
@@ -489,7 +490,7 @@ impl Reader<'_> {
                             }),
                             ("", "children") => {
                                 element.children =
-                                    Some(self.list(a, &format!("{vp}.children"), "id")?)
+                                    Some(self.list(a, &Path::Field(&vp, "children"), "id")?)
                             }
                             _ => element.extensions.push(element_to_extension(a)),
                         }
@@ -514,7 +515,7 @@ impl Reader<'_> {
                         self.query_results_child(q, doc)?;
                     }
                 }
-                _ => return Err(self.unknown("epcisBody", c)),
+                _ => return Err(self.unknown(&"epcisBody", c)),
             }
         }
         Ok(())
@@ -522,18 +523,18 @@ impl Reader<'_> {
 
     fn query_results_child(&self, q: &Element, doc: &mut EpcisDocument) -> Result<()> {
         match (ns_key(&q.namespace), q.local.as_str()) {
-            ("", "queryName") => doc.query_name = Some(self.leaf(q, "queryName")?),
-            ("", "subscriptionID") => doc.subscription_id = Some(self.leaf(q, "subscriptionID")?),
+            ("", "queryName") => doc.query_name = Some(self.leaf(q, &"queryName")?),
+            ("", "subscriptionID") => doc.subscription_id = Some(self.leaf(q, &"subscriptionID")?),
             ("", "resultsBody") => {
                 for rb in q.elements() {
                     if rb.local == "EventList" {
                         doc.events = self.event_list(rb)?;
                     } else {
-                        return Err(self.unknown("epcisBody.queryResults.resultsBody", rb));
+                        return Err(self.unknown(&"epcisBody.queryResults.resultsBody", rb));
                     }
                 }
             }
-            ("", _) => return Err(self.unknown("epcisBody.queryResults", q)),
+            ("", _) => return Err(self.unknown(&"epcisBody.queryResults", q)),
             _ => doc.query_extensions.push(element_to_extension(q)),
         }
         Ok(())
@@ -542,23 +543,23 @@ impl Reader<'_> {
     fn event_list(&self, el: &Element) -> Result<Vec<EpcisEvent>> {
         let mut out = Vec::new();
         for c in flattened(el) {
-            let path = format!("eventList[{}]", out.len());
+            let path = &Path::Index(&"eventList", out.len());
             if !is_std_ns(&c.namespace) || EventType::from_name(&c.local).is_none() {
                 return Err(self.err(
-                    &format!("{path}.type"),
+                    &Path::Field(path, "type"),
                     format!("unsupported event type <{}>", c.local),
                     c,
                 ));
             }
-            out.push(self.event(c, &path)?);
+            out.push(self.event(c, path)?);
         }
         Ok(out)
     }
 
-    fn quantity_list(&self, el: &Element, path: &str) -> Result<Vec<QuantityElement>> {
+    fn quantity_list(&self, el: &Element, path: &dyn Display) -> Result<Vec<QuantityElement>> {
         let mut out = Vec::new();
         for (i, q) in el.elements().enumerate() {
-            let qp = format!("{path}[{i}]");
+            let qp = &Path::Index(path, i);
             if !(is_std_ns(&q.namespace) && q.local == "quantityElement") {
                 return Err(self.unknown(path, q));
             }
@@ -569,7 +570,7 @@ impl Reader<'_> {
             };
             let mut has_class = false;
             for f in q.elements() {
-                let fp = format!("{qp}.{}", f.local);
+                let fp = &Path::Field(qp, &f.local);
                 match (ns_key(&f.namespace), f.local.as_str()) {
                     ("", "epcClass") => {
                         element.epc_class = self.leaf(f, &fp)?;
@@ -588,14 +589,14 @@ impl Reader<'_> {
                 }
             }
             if !has_class {
-                return Err(self.err(&format!("{qp}.epcClass"), "missing epcClass", q));
+                return Err(self.err(&Path::Field(qp, "epcClass"), "missing epcClass", q));
             }
             out.push(element);
         }
         Ok(out)
     }
 
-    fn location(&self, el: &Element, path: &str) -> Result<Location> {
+    fn location(&self, el: &Element, path: &dyn Display) -> Result<Location> {
         let mut loc = Location {
             id: String::new(),
             extensions: Vec::new(),
@@ -603,7 +604,7 @@ impl Reader<'_> {
         let mut has_id = false;
         for c in flattened(el) {
             if is_std_ns(&c.namespace) && c.local == "id" {
-                loc.id = self.leaf(c, &format!("{path}.id"))?;
+                loc.id = self.leaf(c, &Path::Field(path, "id"))?;
                 has_id = true;
             } else if !is_std_ns(&c.namespace) || is_wrapped(el, c) {
                 loc.extensions.push(element_to_extension(c));
@@ -612,7 +613,7 @@ impl Reader<'_> {
             }
         }
         if !has_id {
-            return Err(self.err(&format!("{path}.id"), "missing id", el));
+            return Err(self.err(&Path::Field(path, "id"), "missing id", el));
         }
         Ok(loc)
     }
@@ -620,7 +621,7 @@ impl Reader<'_> {
     fn typed_list(
         &self,
         el: &Element,
-        path: &str,
+        path: &dyn Display,
         item: &str,
     ) -> Result<Vec<(Option<String>, String)>> {
         let mut out = Vec::new();
@@ -628,13 +629,13 @@ impl Reader<'_> {
             if !(is_std_ns(&c.namespace) && c.local == item) {
                 return Err(self.unknown(path, c));
             }
-            let value = self.leaf(c, &format!("{path}[{i}]"))?;
+            let value = self.leaf(c, &Path::Index(path, i))?;
             out.push((c.attr("type").map(|t| t.trim().to_string()), value));
         }
         Ok(out)
     }
 
-    fn error_declaration(&self, el: &Element, path: &str) -> Result<ErrorDeclaration> {
+    fn error_declaration(&self, el: &Element, path: &dyn Display) -> Result<ErrorDeclaration> {
         let mut ed = ErrorDeclaration {
             declaration_time: None,
             reason: None,
@@ -642,7 +643,7 @@ impl Reader<'_> {
             extensions: Vec::new(),
         };
         for c in flattened(el) {
-            let fp = format!("{path}.{}", c.local);
+            let fp = &Path::Field(path, &c.local);
             match (ns_key(&c.namespace), c.local.as_str()) {
                 ("", "declarationTime") => {
                     ed.declaration_time = Some(EpcisTime::new(self.leaf(c, &fp)?))
@@ -658,7 +659,7 @@ impl Reader<'_> {
         Ok(ed)
     }
 
-    fn decimal_attr(&self, value: &str, path: &str, el: &Element) -> Result<Decimal> {
+    fn decimal_attr(&self, value: &str, path: &dyn Display, el: &Element) -> Result<Decimal> {
         Decimal::parse(value)
             .ok_or_else(|| self.err(path, format!("invalid number \"{value}\""), el))
     }
@@ -675,10 +676,10 @@ impl Reader<'_> {
         }
     }
 
-    fn sensor_element_list(&self, el: &Element, path: &str) -> Result<Vec<SensorElement>> {
+    fn sensor_element_list(&self, el: &Element, path: &dyn Display) -> Result<Vec<SensorElement>> {
         let mut out = Vec::new();
         for (i, se) in el.elements().enumerate() {
-            let sp = format!("{path}[{i}]");
+            let sp = &Path::Index(path, i);
             if !(is_std_ns(&se.namespace) && se.local == "sensorElement") {
                 return Err(self.unknown(path, se));
             }
@@ -687,7 +688,7 @@ impl Reader<'_> {
                 match (ns_key(&c.namespace), c.local.as_str()) {
                     ("", "sensorMetadata") => {
                         element.sensor_metadata =
-                            Some(self.sensor_metadata(c, &format!("{sp}.sensorMetadata"))?)
+                            Some(self.sensor_metadata(c, &Path::Field(sp, "sensorMetadata"))?)
                     }
                     ("", "sensorReport") => {
                         let rp = format!("{sp}.sensorReport[{}]", element.sensor_reports.len());
@@ -702,7 +703,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    fn sensor_metadata(&self, el: &Element, path: &str) -> Result<SensorMetadata> {
+    fn sensor_metadata(&self, el: &Element, path: &dyn Display) -> Result<SensorMetadata> {
         let mut m = SensorMetadata::default();
         for a in &el.attrs {
             let v = || Some(a.value.trim().to_string());
@@ -720,7 +721,7 @@ impl Reader<'_> {
                 "rawData" => m.raw_data = v(),
                 "dataProcessingMethod" => m.data_processing_method = v(),
                 "bizRules" => m.biz_rules = v(),
-                other => return Err(self.err(&format!("{path}.{other}"), "unknown attribute", el)),
+                other => return Err(self.err(&Path::Field(path, other), "unknown attribute", el)),
             }
         }
         for c in flattened(el) {
@@ -732,14 +733,14 @@ impl Reader<'_> {
         Ok(m)
     }
 
-    fn sensor_report(&self, el: &Element, path: &str) -> Result<SensorReport> {
+    fn sensor_report(&self, el: &Element, path: &dyn Display) -> Result<SensorReport> {
         let mut r = SensorReport::default();
         for a in &el.attrs {
             if !a.namespace.is_empty() {
                 r.extensions.push(Self::attr_extension(a));
                 continue;
             }
-            let fp = format!("{path}.{}", a.local);
+            let fp = &Path::Field(path, &a.local);
             let raw = a.value.trim();
             let v = || Some(raw.to_string());
             match a.local.as_str() {
@@ -773,7 +774,7 @@ impl Reader<'_> {
                 "uom" => r.uom = v(),
                 "coordinateReferenceSystem" => r.coordinate_reference_system = v(),
                 "bizRules" => r.biz_rules = v(),
-                other => return Err(self.err(&format!("{path}.{other}"), "unknown attribute", el)),
+                other => return Err(self.err(&Path::Field(path, other), "unknown attribute", el)),
             }
         }
         for c in flattened(el) {
@@ -785,7 +786,12 @@ impl Reader<'_> {
         Ok(r)
     }
 
-    fn check_order(&self, event_type: EventType, children: &[&Element], path: &str) -> Result<()> {
+    fn check_order(
+        &self,
+        event_type: EventType,
+        children: &[&Element],
+        path: &dyn Display,
+    ) -> Result<()> {
         let body = body_order(event_type);
         let mut last: Option<(usize, &str)> = None;
         for c in children {
@@ -809,7 +815,7 @@ impl Reader<'_> {
             if let Some((prev, prev_name)) = last {
                 if rank < prev || (rank == prev && rank < 3) {
                     return Err(self.err(
-                        &format!("{path}.{name}"),
+                        &Path::Field(path, name),
                         format!("element <{name}> is out of XSD sequence order (it must come before <{prev_name}>)"),
                         c,
                     ));
@@ -820,10 +826,10 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn event(&self, el: &Element, path: &str) -> Result<EpcisEvent> {
+    fn event(&self, el: &Element, path: &dyn Display) -> Result<EpcisEvent> {
         let event_type = EventType::from_name(&el.local).ok_or_else(|| {
             self.err(
-                &format!("{path}.type"),
+                &Path::Field(path, "type"),
                 format!("unknown event type <{}>", el.local),
                 el,
             )
@@ -849,8 +855,7 @@ impl Reader<'_> {
                 e.extensions.push(element_to_extension(c));
                 continue;
             }
-            let fp = format!("{path}.{}", c.local);
-            let fp = fp.as_str();
+            let fp = &Path::Field(path, &c.local);
             let leaf = || self.leaf(c, fp);
             match c.local.as_str() {
                 "eventTime" => e.event_time = Some(EpcisTime::new(leaf()?)),
@@ -887,7 +892,7 @@ impl Reader<'_> {
                         unset: None,
                     };
                     for p in c.elements() {
-                        let v = Disposition::new(self.leaf(p, &format!("{fp}.{}", p.local))?);
+                        let v = Disposition::new(self.leaf(p, &Path::Field(fp, &p.local))?);
                         match (ns_key(&p.namespace), p.local.as_str()) {
                             ("", "set") => pd.set.get_or_insert_with(Vec::new).push(v),
                             ("", "unset") => pd.unset.get_or_insert_with(Vec::new).push(v),

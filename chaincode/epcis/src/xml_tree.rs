@@ -235,9 +235,9 @@ fn open_element(
     offset: usize,
     scope: &mut Scope,
 ) -> Result<Element, ParseError> {
-    let raw_name = std::str::from_utf8(start.name().as_ref())
-        .map_err(|_| syntax(text, offset, "element name is not UTF-8"))?
-        .to_string();
+    let qname = start.name();
+    let raw_name = std::str::from_utf8(qname.as_ref())
+        .map_err(|_| syntax(text, offset, "element name is not UTF-8"))?;
     let mut raw_attrs: Vec<(String, String)> = Vec::new();
     let mut declarations = Vec::new();
     for attr in start.attributes() {
@@ -265,7 +265,7 @@ fn open_element(
             raw_attrs.push((key, value));
         }
     }
-    let (prefix, local) = split_qname(&raw_name);
+    let (prefix, local) = split_qname(raw_name);
     let namespace = match &prefix {
         Some(p) => scope
             .lookup(p)
