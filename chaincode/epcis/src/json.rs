@@ -278,11 +278,12 @@ impl Reader<'_> {
     }
 
     fn string_list(&self, node: &Node<'_>, path: &dyn Display) -> Result<Vec<String>> {
-        self.array(node, path)?
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.string(n, &Path::Index(path, i)))
-            .collect()
+        let items = self.array(node, path)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, n) in items.iter().enumerate() {
+            out.push(self.string(n, &Path::Index(path, i))?);
+        }
+        Ok(out)
     }
 
     fn time(&self, node: &Node<'_>, path: &dyn Display) -> Result<EpcisTime> {
