@@ -157,15 +157,13 @@ pub(crate) fn parse(text: &str) -> Result<Element, ParseError> {
             Event::Text(t) => {
                 let s = t
                     .decode()
-                    .map_err(|e| syntax(text, offset, e.to_string()))?
-                    .into_owned();
+                    .map_err(|e| syntax(text, offset, e.to_string()))?;
                 push_text(text, offset, &mut stack, &s)?;
             }
             Event::CData(t) => {
                 let s = t
                     .decode()
-                    .map_err(|e| syntax(text, offset, e.to_string()))?
-                    .into_owned();
+                    .map_err(|e| syntax(text, offset, e.to_string()))?;
                 push_text(text, offset, &mut stack, &s)?;
             }
             Event::GeneralRef(r) => {
