@@ -223,6 +223,15 @@ pub struct ObjectRecord {
     /// Direct children (sorted). Kept in the container's record rather than as
     /// separate edge keys: packing 100 units is one record write, not 100.
     pub children: Vec<ObjectKey>,
+    /// What is inside, at every depth: the lot-bearing units (SGTINs) counted per
+    /// GTIN, lot and expiry, sorted. Shipping, receiving, decommissioning and
+    /// reinstating a container check recalls and expiry and count per lot from this
+    /// summary instead of reading every record inside. Maintained by packing,
+    /// unpacking and taking a unit out, on the container and all containers above it.
+    pub contents: Vec<ContentCount>,
+    /// Number of objects inside, at every depth (SSCCs and units without a lot
+    /// included).
+    pub contents_total: u64,
     /// Set while decommissioned.
     pub decommissioning: Option<Decommissioning>,
     /// Org that commissioned it.
@@ -232,6 +241,51 @@ pub struct ObjectRecord {
     pub commissioned_event: Digest32,
     /// Event sequence number of the last event that changed this record.
     pub last_event_seq: u64,
+}
+
+/// Lot-bearing units of one GTIN, lot and expiry inside a container
+/// ([`ObjectRecord::contents`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContentCount {
+    /// GTIN-14.
+    pub gtin: String,
+    /// Lot.
+    pub lot: String,
+    /// Expiry, if the units have one.
+    pub expiry: Option<Date>,
+    /// Number of units.
+    pub count: u64,
+}
+
+/// Adds (or, with `subtract`, removes) `delta` to a sorted contents summary.
+///
+/// # Panics
+/// Panics if a subtraction removes units the summary does not hold: the summaries
+/// are maintained by the rule book alone, so that is corruption.
+pub fn merge_contents(contents: &mut Vec<ContentCount>, delta: &[ContentCount], subtract: bool) {
+    for item in delta {
+        let position = contents.binary_search_by(|probe| {
+            (probe.gtin.as_str(), probe.lot.as_str(), probe.expiry).cmp(&(
+                item.gtin.as_str(),
+                item.lot.as_str(),
+                item.expiry,
+            ))
+        });
+        match (position, subtract) {
+            (Ok(index), false) => contents[index].count += item.count,
+            (Err(index), false) => contents.insert(index, item.clone()),
+            (Ok(index), true) => {
+                let held = &mut contents[index].count;
+                *held = held
+                    .checked_sub(item.count)
+                    .expect("container summary holds fewer units than removed");
+                if *held == 0 {
+                    contents.remove(index);
+                }
+            }
+            (Err(_), true) => panic!("container summary lacks units being removed"),
+        }
+    }
 }
 
 /// What an event did to one object (one entry of its history).

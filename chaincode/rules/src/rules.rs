@@ -12,8 +12,9 @@ use crate::membership::{self, load, store};
 use crate::ops::{AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, OBJECTS_PER_OP_MAX, Op, Party};
 use crate::receipt::{Exception, Outcome, Rejection, RuleResult, reject};
 use crate::records::{
-    DecommissionKind, Decommissioning, DiscrepancyRecord, HistoryAction, HistoryEntry, LotCounters,
+    ContentCount, DecommissionKind, Decommissioning, DiscrepancyRecord, HistoryAction, LotCounters,
     ObjectRecord, ObjectStatus, OrgId, RecallRecord, ShipmentRecord, ShipmentStatus,
+    merge_contents,
 };
 use crate::state::StateView;
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,6 +65,29 @@ impl<'c> EventCtx<'c> {
         let (Some(gtin), Some(lot)) = (object.gtin(), record.lot.as_deref()) else {
             return;
         };
+        self.count_units(gtin, lot, 1, field);
+    }
+
+    /// Counts the object and, from its contents summary, everything inside it.
+    fn count_all(
+        &mut self,
+        object: &ObjectKey,
+        record: &ObjectRecord,
+        field: fn(&mut LotCounters) -> &mut u64,
+    ) {
+        self.count(object, record, field);
+        for item in &record.contents {
+            self.count_units(&item.gtin, &item.lot, item.count, field);
+        }
+    }
+
+    fn count_units(
+        &mut self,
+        gtin: &str,
+        lot: &str,
+        units: u64,
+        field: fn(&mut LotCounters) -> &mut u64,
+    ) {
         let position = self
             .counters
             .iter()
@@ -76,7 +100,7 @@ impl<'c> EventCtx<'c> {
                 self.counters.len() - 1
             }
         };
-        *field(&mut self.counters[index].1) += 1;
+        *field(&mut self.counters[index].1) += units;
     }
 
     /// The counter deltas of the event, keyed by (GTIN, lot).
@@ -153,16 +177,30 @@ fn history(
     action: HistoryAction,
     via: Option<&ObjectKey>,
 ) {
-    let entry = HistoryEntry {
+    // Encoded through a borrowing twin of `HistoryEntry` (same fields, same order, so
+    // the same bytes) to spare copying the org and the container key per entry.
+    let entry = HistoryEntryRef {
         event_seq: ev.event_seq,
-        event_hash: ev.event_hash,
+        event_hash: &ev.event_hash,
         height: ev.height,
         timestamp_ms: ev.timestamp_ms,
-        org: ev.org.to_string(),
-        action,
-        via: via.cloned(),
+        org: ev.org,
+        action: &action,
+        via,
     };
     store(state, keys::history(object, ev.event_seq), &entry);
+}
+
+/// [`crate::records::HistoryEntry`] with borrowed fields; serialises to the same bytes.
+#[derive(serde::Serialize)]
+pub(crate) struct HistoryEntryRef<'a> {
+    pub(crate) event_seq: u64,
+    pub(crate) event_hash: &'a Digest32,
+    pub(crate) height: u64,
+    pub(crate) timestamp_ms: u64,
+    pub(crate) org: &'a str,
+    pub(crate) action: &'a HistoryAction,
+    pub(crate) via: Option<&'a ObjectKey>,
 }
 
 /// Checks list size and repeats.
@@ -176,11 +214,11 @@ fn check_list(objects: &[ObjectKey], allow_empty: bool) -> RuleResult<()> {
             format!("more than {OBJECTS_PER_OP_MAX} objects"),
         );
     }
-    let mut seen = BTreeSet::new();
-    for object in objects {
-        if !seen.insert(object) {
-            return reject(Outcome::RepeatedObject, format!("{object} listed twice"));
-        }
+    // Sorting references finds repeats without building a set.
+    let mut sorted: Vec<&ObjectKey> = objects.iter().collect();
+    sorted.sort_unstable();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return reject(Outcome::RepeatedObject, format!("{} listed twice", pair[0]));
     }
     Ok(())
 }
@@ -255,6 +293,94 @@ pub fn ancestors(state: &(impl StateView + ?Sized), record: &ObjectRecord) -> Ve
         chain.push(parent);
     }
     chain
+}
+
+/// The lot-bearing units an object stands for: itself (an SGTIN with a lot) first,
+/// then its contents summary, as `(gtin, lot, expiry, count)`.
+fn lot_units<'r>(
+    object: &'r ObjectKey,
+    record: &'r ObjectRecord,
+) -> impl Iterator<Item = (&'r str, &'r str, Option<u32>, u64)> + 'r {
+    let own = match (object.gtin(), record.lot.as_deref()) {
+        (Some(gtin), Some(lot)) => Some((gtin, lot, record.expiry, 1)),
+        _ => None,
+    };
+    own.into_iter().chain(record.contents.iter().map(|item| {
+        (
+            item.gtin.as_str(),
+            item.lot.as_str(),
+            item.expiry,
+            item.count,
+        )
+    }))
+}
+
+/// Rejects acting on an object that, with everything inside it, exceeds
+/// [`AFFECTED_OBJECTS_MAX`].
+fn check_affected(object: &ObjectKey, record: &ObjectRecord) -> RuleResult<()> {
+    if record.contents_total.saturating_add(1) > AFFECTED_OBJECTS_MAX {
+        return reject(
+            Outcome::LimitExceeded,
+            format!("{object} contains too many objects"),
+        );
+    }
+    Ok(())
+}
+
+/// What an object adds to the summary of every container it is packed into: itself
+/// (if it is a lot-bearing unit) and its own contents.
+fn contribution(
+    object: &ObjectKey,
+    record: &ObjectRecord,
+    delta: &mut Vec<ContentCount>,
+    total: &mut u64,
+) {
+    if let (Some(gtin), Some(lot)) = (object.gtin(), record.lot.as_deref()) {
+        let own = ContentCount {
+            gtin: gtin.to_string(),
+            lot: lot.to_string(),
+            expiry: record.expiry,
+            count: 1,
+        };
+        merge_contents(delta, std::slice::from_ref(&own), false);
+    }
+    merge_contents(delta, &record.contents, false);
+    *total += 1 + record.contents_total;
+}
+
+fn apply_contribution(
+    record: &mut ObjectRecord,
+    delta: &[ContentCount],
+    total: u64,
+    subtract: bool,
+) {
+    merge_contents(&mut record.contents, delta, subtract);
+    record.contents_total = if subtract {
+        record
+            .contents_total
+            .checked_sub(total)
+            .expect("container summary holds fewer objects than removed")
+    } else {
+        record.contents_total + total
+    };
+}
+
+/// Applies a contents change to each container in `containers` (the ones above the
+/// container that changed).
+fn update_containers(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    containers: &[ObjectKey],
+    delta: &[ContentCount],
+    total: u64,
+    subtract: bool,
+) -> RuleResult<()> {
+    for container in containers {
+        let mut record = require_for_update(state, container)?;
+        apply_contribution(&mut record, delta, total, subtract);
+        save_object(state, ev, container, &mut record);
+    }
+    Ok(())
 }
 
 /// The record that governs an object: its own if it is not packed, otherwise its own
@@ -399,6 +525,8 @@ fn commission(
             shipment: None,
             parent: None,
             children: Vec::new(),
+            contents: Vec::new(),
+            contents_total: 0,
             decommissioning: None,
             commissioned_by: ev.org.to_string(),
             commissioned_event: ev.event_hash,
@@ -439,6 +567,8 @@ fn pack(
                 shipment: None,
                 parent: None,
                 children: Vec::new(),
+                contents: Vec::new(),
+                contents_total: 0,
                 decommissioning: None,
                 commissioned_by: ev.org.to_string(),
                 commissioned_event: ev.event_hash,
@@ -484,7 +614,10 @@ fn pack(
     if parent_ancestors.len() as u64 + 1 > AGGREGATION_DEPTH_MAX {
         return reject(Outcome::LimitExceeded, "aggregation too deep");
     }
+    let mut delta = Vec::new();
+    let mut total = 0u64;
     for (child, mut record) in children.iter().zip(records) {
+        contribution(child, &record, &mut delta, &mut total);
         record.parent = Some(parent.clone());
         save_object(state, ev, child, &mut record);
         history(
@@ -498,6 +631,7 @@ fn pack(
     }
     parent_record.children.extend(children.iter().cloned());
     parent_record.children.sort();
+    apply_contribution(&mut parent_record, &delta, total, false);
     save_object(state, ev, parent, &mut parent_record);
     history(
         state,
@@ -506,6 +640,7 @@ fn pack(
         HistoryAction::PackedChildren(children.len() as u64),
         None,
     );
+    update_containers(state, ev, &parent_ancestors, &delta, total, false)?;
     Ok(())
 }
 
@@ -554,6 +689,8 @@ fn unpack(
             );
         }
     }
+    let mut delta = Vec::new();
+    let mut total = 0u64;
     for child in &listed {
         let mut record = require_for_update(state, child)?;
         assert_eq!(
@@ -561,6 +698,7 @@ fn unpack(
             Some(parent),
             "child edge and parent field disagree"
         );
+        contribution(child, &record, &mut delta, &mut total);
         record.parent = None;
         // The child takes over the custody it had through its container.
         record.status = governing.status;
@@ -583,7 +721,10 @@ fn unpack(
         .children
         .retain(|child| !removed.contains(child));
     assert_eq!(parent_record.children.len() + listed.len(), before);
+    apply_contribution(&mut parent_record, &delta, total, true);
+    let above = ancestors(state, &parent_record);
     save_object(state, ev, parent, &mut parent_record);
+    update_containers(state, ev, &above, &delta, total, true)?;
     history(
         state,
         ev,
@@ -641,22 +782,19 @@ fn ship(
                 format!("{object} is packed in {parent}"),
             );
         }
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
+        check_affected(object, &record)?;
+        for (gtin, lot, _, _) in lot_units(object, &record) {
             // A recalled lot may only travel back to its brand owner.
             if ev.is_recalled(state, gtin, lot)
                 && membership::brand_owner(state, gtin).as_deref() != Some(receiver.as_str())
             {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
         }
-        trees.push(tree);
+        trees.push((object.clone(), record));
     }
     let id = shipment_id(&ev.event_hash, ev.op_index);
     let mut top: Vec<ObjectKey> = objects.to_vec();
@@ -669,9 +807,7 @@ fn ship(
         status: ShipmentStatus::Open,
     };
     store(state, keys::shipment(&id), &shipment);
-    for tree in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record) in trees {
         record.status = ObjectStatus::InTransit;
         record.in_transit_to = Some(receiver.clone());
         record.shipment = Some(id);
@@ -680,10 +816,7 @@ fn ship(
             to: receiver.clone(),
         };
         history(state, ev, &root, action, None);
-        ev.count(&root, &record, |c| &mut c.shipped);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, |c| &mut c.shipped);
-        }
+        ev.count_all(&root, &record, |c| &mut c.shipped);
     }
     Ok(())
 }
@@ -743,19 +876,15 @@ fn receive(
             })
             .cloned()
             .collect();
-        for (root, record) in received {
-            let mut nodes = subtree(state, &root, record)?.into_iter();
-            let (root, mut record) = nodes.next().expect("a tree has a root");
+        for (root, mut record) in received {
+            check_affected(&root, &record)?;
             record.status = ObjectStatus::Active;
             record.custodian = ev.org.to_string();
             record.in_transit_to = None;
             record.shipment = None;
             save_object(state, ev, &root, &mut record);
             history(state, ev, &root, HistoryAction::Received, None);
-            ev.count(&root, &record, |c| &mut c.received);
-            for (node, node_record) in nodes {
-                ev.count(&node, &node_record, |c| &mut c.received);
-            }
+            ev.count_all(&root, &record, |c| &mut c.received);
         }
         shipment.status = ShipmentStatus::Received;
         store(state, keys::shipment(&shipment_id), &shipment);
@@ -810,31 +939,30 @@ fn decommission(
         let record = require_for_update(state, object)?;
         let governing = effective(state, &record);
         require_held_active(object, &governing, ev.org)?;
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
-            let supplies = matches!(
-                kind,
-                DecommissionKind::Dispensed | DecommissionKind::Sample | DecommissionKind::Exported
-            );
+        check_affected(object, &record)?;
+        let supplies = matches!(
+            kind,
+            DecommissionKind::Dispensed | DecommissionKind::Sample | DecommissionKind::Exported
+        );
+        // The object itself first, then its contents (all recalls before expiries).
+        for (gtin, lot, expiry, count) in lot_units(object, &record) {
             if supplies && ev.is_recalled(state, gtin, lot) {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
-            if kind == DecommissionKind::Dispensed
-                && node_record.expiry.is_some_and(|expiry| expiry < today)
-            {
+            if kind == DecommissionKind::Dispensed && expiry.is_some_and(|e| e < today) {
                 return reject(
                     Outcome::Expired,
-                    format!("{node} expired on {}", node_record.expiry.unwrap_or(0)),
+                    format!(
+                        "{object} holds {count} unit(s) of lot {lot} that expired on {}",
+                        expiry.unwrap_or(0)
+                    ),
                 );
             }
         }
-        trees.push((tree, governing));
+        trees.push((object.clone(), record, governing));
     }
     let decommissioning = Decommissioning {
         kind,
@@ -842,9 +970,7 @@ fn decommission(
         timestamp_ms: ev.timestamp_ms,
         location: location.map(str::to_string),
     };
-    for (tree, governing) in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record, governing) in trees {
         // Taking a unit out of a case to dispense it removes it from the case; it takes
         // over the custody it had through the case.
         if let Some(parent) = record.parent.take() {
@@ -854,7 +980,13 @@ fn decommission(
                 .binary_search(&root)
                 .expect("child missing from its parent");
             parent_record.children.remove(position);
+            let mut delta = Vec::new();
+            let mut total = 0u64;
+            contribution(&root, &record, &mut delta, &mut total);
+            apply_contribution(&mut parent_record, &delta, total, true);
+            let above = ancestors(state, &parent_record);
             save_object(state, ev, &parent, &mut parent_record);
+            update_containers(state, ev, &above, &delta, total, true)?;
             history(state, ev, &root, HistoryAction::UnpackedFrom(parent), None);
             record.custodian = governing.custodian;
             record.in_transit_to = None;
@@ -869,10 +1001,7 @@ fn decommission(
             DecommissionKind::Destroyed => |c| &mut c.destroyed,
             _ => |c| &mut c.decommissioned_other,
         };
-        ev.count(&root, &record, counter);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, counter);
-        }
+        ev.count_all(&root, &record, counter);
     }
     Ok(())
 }
@@ -928,34 +1057,29 @@ fn reinstate(
                 format!("{object} was decommissioned more than 10 days ago"),
             );
         }
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
+        check_affected(object, &record)?;
+        for (gtin, lot, expiry, _) in lot_units(object, &record) {
             if ev.is_recalled(state, gtin, lot) {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
-            if node_record.expiry.is_some_and(|expiry| expiry < today) {
-                return reject(Outcome::Expired, format!("{node} is expired"));
+            if expiry.is_some_and(|e| e < today) {
+                return reject(
+                    Outcome::Expired,
+                    format!("{object} holds expired units of lot {lot}"),
+                );
             }
         }
-        trees.push(tree);
+        trees.push((object.clone(), record));
     }
-    for tree in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record) in trees {
         record.status = ObjectStatus::Active;
         record.decommissioning = None;
         save_object(state, ev, &root, &mut record);
         history(state, ev, &root, HistoryAction::Reinstated, None);
-        ev.count(&root, &record, |c| &mut c.reinstated);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, |c| &mut c.reinstated);
-        }
+        ev.count_all(&root, &record, |c| &mut c.reinstated);
     }
     Ok(())
 }
@@ -1052,4 +1176,36 @@ pub(crate) fn release(
     }
     state.delete(&key);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::HistoryEntry;
+
+    #[test]
+    fn borrowed_history_entry_encodes_like_the_owned_one() {
+        let container = ObjectKey::sscc("106141412345678908").expect("valid SSCC");
+        for via in [None, Some(container.clone())] {
+            let owned = HistoryEntry {
+                event_seq: 300,
+                event_hash: [7; 32],
+                height: 1 << 40,
+                timestamp_ms: 1_767_225_600_000,
+                org: "dist".into(),
+                action: HistoryAction::PackedInto(container.clone()),
+                via: via.clone(),
+            };
+            let borrowed = HistoryEntryRef {
+                event_seq: owned.event_seq,
+                event_hash: &owned.event_hash,
+                height: owned.height,
+                timestamp_ms: owned.timestamp_ms,
+                org: &owned.org,
+                action: &owned.action,
+                via: owned.via.as_ref(),
+            };
+            assert_eq!(codec::encode(&owned), codec::encode(&borrowed));
+        }
+    }
 }

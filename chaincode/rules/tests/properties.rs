@@ -129,6 +129,36 @@ fn check_invariants(state: &MemState) {
         }
     }
     for (object, record) in &records {
+        // The contents summary equals what is really inside, at every depth.
+        let mut expected: BTreeMap<(String, String, Option<u32>), u64> = BTreeMap::new();
+        let mut total = 0u64;
+        let mut stack: Vec<ObjectKey> = record.children.clone();
+        while let Some(inner) = stack.pop() {
+            let inner_record = &records[&inner];
+            total += 1;
+            if let (Some(gtin), Some(lot)) = (inner.gtin(), inner_record.lot.clone()) {
+                *expected
+                    .entry((gtin.to_string(), lot, inner_record.expiry))
+                    .or_default() += 1;
+            }
+            stack.extend(inner_record.children.iter().cloned());
+        }
+        let summary: BTreeMap<(String, String, Option<u32>), u64> = record
+            .contents
+            .iter()
+            .map(|item| {
+                (
+                    (item.gtin.clone(), item.lot.clone(), item.expiry),
+                    item.count,
+                )
+            })
+            .collect();
+        assert_eq!(summary, expected, "{object}: contents summary");
+        assert_eq!(record.contents_total, total, "{object}: contents total");
+        assert!(
+            record.contents.windows(2).all(|pair| pair[0] < pair[1]),
+            "{object}: contents not sorted"
+        );
         let parents = parents_of.get(object).cloned().unwrap_or_default();
         assert!(
             parents.len() <= 1,
