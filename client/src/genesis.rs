@@ -81,6 +81,20 @@ struct GenesisOut<'a> {
     genesis_time_ms: u64,
     governance: GovernanceOut,
     orgs: Vec<OrgDescription>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    delegations: Vec<DelegationEntry>,
+}
+
+/// A GTIN delegation in genesis: `brand_owner` lets the CMO `cmo` commission `gtin`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationEntry {
+    /// The brand owner's org id.
+    pub brand_owner: String,
+    /// GTIN-14 with check digit.
+    pub gtin: String,
+    /// The CMO's org id.
+    pub cmo: String,
 }
 
 /// An assembled, validated genesis document.
@@ -104,6 +118,18 @@ pub fn assemble(
     genesis_time_ms: u64,
     orgs: Vec<OrgDescription>,
     public: &[PublicParts],
+) -> Result<GenesisDocument> {
+    assemble_with_delegations(network_name, genesis_time_ms, orgs, public, Vec::new())
+}
+
+/// [`assemble`], plus GTIN delegations from brand owners to CMOs (validated like the
+/// governance action).
+pub fn assemble_with_delegations(
+    network_name: &str,
+    genesis_time_ms: u64,
+    orgs: Vec<OrgDescription>,
+    public: &[PublicParts],
+    delegations: Vec<DelegationEntry>,
 ) -> Result<GenesisDocument> {
     let mut by_id: BTreeMap<String, OrgDescription> = BTreeMap::new();
     for org in orgs {
@@ -150,6 +176,7 @@ pub fn assemble(
             quorum_denominator: 2,
         },
         orgs: by_id.into_values().collect(),
+        delegations,
     };
     let toml = toml::to_string_pretty(&out)
         .map_err(|e| ClientError::Invalid(format!("genesis cannot be written as TOML: {e}")))?;

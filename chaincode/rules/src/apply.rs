@@ -270,6 +270,22 @@ fn execute(
             rules::release(state, &org.id, gtin, lot)?;
             Outcome::Applied
         }
+        TxBody::SuspectMark { target, reason } => {
+            rules::suspect_mark(state, &org.id, ctx.height, target, reason)?;
+            Outcome::Applied
+        }
+        TxBody::SuspectResolve {
+            target,
+            resolution,
+            note,
+        } => {
+            rules::suspect_resolve(state, &org.id, ctx.height, target, *resolution, note)?;
+            Outcome::Applied
+        }
+        TxBody::ExtendExpiry { gtin, lot, expiry } => {
+            rules::extend_expiry(state, &org.id, ctx.height, gtin, lot, *expiry)?;
+            Outcome::Applied
+        }
     };
     store(state, tx_key, &ctx.height);
     Ok(outcome)

@@ -38,6 +38,9 @@ pub enum Outcome {
     LimitExceeded = 108,
     /// The EPCIS event cannot be mapped to a Pedigree operation.
     UnsupportedEvent = 109,
+    /// The transaction's signature (or its public key) does not verify. Recorded by
+    /// the node, which verifies signatures before the rule book sees a transaction.
+    BadSignature = 110,
 
     // Governance: 200–299.
     /// Fewer distinct approving orgs than the quorum requires.
@@ -64,6 +67,12 @@ pub enum Outcome {
     NotRecallAuthority = 304,
     /// Only the event's submitter or a regulator may declare it erroneous.
     NotEventSubmitter = 305,
+    /// Only the brand owner or a regulator may extend a lot's expiry.
+    NotLotAuthority = 306,
+    /// Only the brand owner, a regulator or (for one package) its custodian may mark
+    /// product suspect; only the marking org, the brand owner or a regulator may
+    /// resolve it, and only a regulator may clear an illegitimate determination.
+    NotInvestigationAuthority = 307,
 
     // Objects: 400–499.
     /// A serial was already commissioned for this GTIN (duplicate-serial exception).
@@ -102,6 +111,10 @@ pub enum Outcome {
     ShipToSelf = 416,
     /// The same object appears twice in one operation.
     RepeatedObject = 417,
+    /// A transformation input still contains other objects; unpack it first.
+    ContainerNotEmpty = 418,
+    /// The business-transaction link or asset association to remove does not exist.
+    NotLinked = 419,
 
     // Recall: 500–599.
     /// The lot is already recalled.
@@ -116,6 +129,12 @@ pub enum Outcome {
     AlreadyDeclared = 601,
     /// A later event changed the same objects; declare that one first.
     DeclarationSuperseded = 602,
+
+    // Suspect product investigations: 700–799.
+    /// The product is already under a suspect-product investigation.
+    AlreadySuspect = 700,
+    /// The product is not under a suspect-product investigation.
+    NotSuspect = 701,
 }
 
 impl Outcome {
@@ -143,6 +162,7 @@ impl Outcome {
         Outcome::MalformedBody,
         Outcome::LimitExceeded,
         Outcome::UnsupportedEvent,
+        Outcome::BadSignature,
         Outcome::QuorumNotMet,
         Outcome::InvalidApproval,
         Outcome::GovernanceConflict,
@@ -154,6 +174,8 @@ impl Outcome {
         Outcome::NotReceiver,
         Outcome::NotRecallAuthority,
         Outcome::NotEventSubmitter,
+        Outcome::NotLotAuthority,
+        Outcome::NotInvestigationAuthority,
         Outcome::DuplicateSerial,
         Outcome::UnknownObject,
         Outcome::ObjectDecommissioned,
@@ -172,11 +194,15 @@ impl Outcome {
         Outcome::UnknownDestination,
         Outcome::ShipToSelf,
         Outcome::RepeatedObject,
+        Outcome::ContainerNotEmpty,
+        Outcome::NotLinked,
         Outcome::AlreadyRecalled,
         Outcome::NotRecalled,
         Outcome::UnknownDeclaredEvent,
         Outcome::AlreadyDeclared,
         Outcome::DeclarationSuperseded,
+        Outcome::AlreadySuspect,
+        Outcome::NotSuspect,
     ];
 }
 

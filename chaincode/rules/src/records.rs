@@ -143,6 +143,8 @@ pub enum ObjectStatus {
     Sample,
     /// Exported out of the market (decommissioned, irreversible).
     Exported,
+    /// Consumed by a transformation (decommissioned, irreversible).
+    Consumed,
 }
 
 impl ObjectStatus {
@@ -165,6 +167,9 @@ pub enum DecommissionKind {
     Sample,
     /// Exported.
     Exported,
+    /// Consumed as the input of a transformation (only through
+    /// [`crate::ops::Op::Transform`]).
+    Transformed,
 }
 
 impl DecommissionKind {
@@ -176,6 +181,7 @@ impl DecommissionKind {
             DecommissionKind::Stolen => ObjectStatus::Stolen,
             DecommissionKind::Sample => ObjectStatus::Sample,
             DecommissionKind::Exported => ObjectStatus::Exported,
+            DecommissionKind::Transformed => ObjectStatus::Consumed,
         }
     }
 
@@ -314,6 +320,21 @@ pub enum HistoryAction {
     Reinstated,
     /// Seen, nothing changed.
     Observed,
+    /// Linked to, unlinked from or confirmed with business transactions
+    /// (TransactionEvent).
+    BizTransactions {
+        /// What happened to the links.
+        action: crate::ops::LinkAction,
+        /// The transactions.
+        transactions: Vec<crate::ops::BizTransaction>,
+    },
+    /// Associated with, disassociated from or seen with an asset (AssociationEvent).
+    Associated {
+        /// What happened to the association.
+        action: crate::ops::LinkAction,
+        /// The asset.
+        asset: String,
+    },
     /// The event that produced an earlier entry was declared erroneous and undone.
     ErrorDeclared {
         /// Hash of the erroneous event.
@@ -366,6 +387,8 @@ pub struct LotCounters {
     pub reinstated: u64,
     /// Units involved in receiving discrepancies.
     pub discrepancies: u64,
+    /// Consumed as inputs of transformations.
+    pub transformed: u64,
 }
 
 impl LotCounters {
@@ -380,6 +403,7 @@ impl LotCounters {
         self.decommissioned_other += other.decommissioned_other;
         self.reinstated += other.reinstated;
         self.discrepancies += other.discrepancies;
+        self.transformed += other.transformed;
     }
 
     /// Field-wise subtraction (saturating; used when an event is declared erroneous).
@@ -395,6 +419,7 @@ impl LotCounters {
             .saturating_sub(other.decommissioned_other);
         self.reinstated = self.reinstated.saturating_sub(other.reinstated);
         self.discrepancies = self.discrepancies.saturating_sub(other.discrepancies);
+        self.transformed = self.transformed.saturating_sub(other.transformed);
     }
 }
 
@@ -481,6 +506,82 @@ pub struct DiscrepancyRecord {
     pub missing: Vec<ObjectKey>,
     /// Objects presented that were not in transit to the receiver (custody unchanged).
     pub unexpected: Vec<ObjectKey>,
+    /// Height.
+    pub height: u64,
+}
+
+/// What a suspect-product investigation covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuspectTarget {
+    /// One package (SGTIN).
+    Package {
+        /// GTIN-14.
+        gtin: String,
+        /// Serial.
+        serial: String,
+    },
+    /// Every package of a lot.
+    Lot {
+        /// GTIN-14.
+        gtin: String,
+        /// Lot.
+        lot: String,
+    },
+}
+
+/// How a suspect-product investigation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuspectResolution {
+    /// Not illegitimate: the mark is removed.
+    Cleared,
+    /// Determined illegitimate: the record stays, and verification answers
+    /// `Illegitimate`. Only a regulator may clear it afterwards.
+    Illegitimate,
+}
+
+/// `suspect/{gtin}\0P{serial}` or `suspect/{gtin}\0L{lot}`: an open investigation
+/// or an illegitimate determination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspectRecord {
+    /// Org that opened the investigation.
+    pub org: OrgId,
+    /// Height it was opened.
+    pub height: u64,
+    /// Reason given.
+    pub reason: String,
+    /// Set once the product is determined illegitimate.
+    pub illegitimate: Option<IllegitimateFinding>,
+}
+
+/// An illegitimate determination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IllegitimateFinding {
+    /// Org that determined it.
+    pub org: OrgId,
+    /// Height.
+    pub height: u64,
+    /// Note given.
+    pub note: String,
+}
+
+/// `expext/{gtin}\0{lot}`: an expiry extension of a lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryExtension {
+    /// The extended expiry, `yyyymmdd`.
+    pub expiry: Date,
+    /// Org that extended it.
+    pub org: OrgId,
+    /// Height.
+    pub height: u64,
+}
+
+/// `btx/{type}\0{id}\0{object}` and `assoc/{asset}\0{object}`: who made a link, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// Org that made the link.
+    pub org: OrgId,
+    /// Event sequence number of the event that made it.
+    pub event_seq: u64,
     /// Height.
     pub height: u64,
 }

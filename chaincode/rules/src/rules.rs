@@ -5,16 +5,20 @@
 
 use crate::codec::{self, Digest32};
 use crate::ident::{
-    LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
+    Date, LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
 };
 use crate::keys;
 use crate::membership::{self, load, store};
-use crate::ops::{AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, OBJECTS_PER_OP_MAX, Op, Party};
+use crate::ops::{
+    AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, BIZ_TRANSACTIONS_MAX, BizTransaction, LinkAction,
+    OBJECTS_PER_OP_MAX, Op, Party, REFERENCE_LENGTH_MAX,
+};
 use crate::receipt::{Exception, Outcome, Rejection, RuleResult, reject};
 use crate::records::{
-    ContentCount, DecommissionKind, Decommissioning, DiscrepancyRecord, HistoryAction, LotCounters,
-    ObjectRecord, ObjectStatus, OrgId, RecallRecord, ShipmentRecord, ShipmentStatus,
-    merge_contents,
+    ContentCount, DecommissionKind, Decommissioning, DiscrepancyRecord, ExpiryExtension,
+    HistoryAction, IllegitimateFinding, LinkRecord, LotCounters, ObjectRecord, ObjectStatus, OrgId,
+    RecallRecord, Role, ShipmentRecord, ShipmentStatus, SuspectRecord, SuspectResolution,
+    SuspectTarget, merge_contents,
 };
 use crate::state::StateView;
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +36,7 @@ pub(crate) struct EventCtx<'c> {
     pub(crate) op_index: u64,
     counters: Vec<((String, String), LotCounters)>,
     recalls: Vec<((String, String), bool)>,
+    extensions: Vec<((String, String), Option<Date>)>,
 }
 
 impl<'c> EventCtx<'c> {
@@ -51,6 +56,7 @@ impl<'c> EventCtx<'c> {
             op_index: 0,
             counters: Vec::new(),
             recalls: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -120,6 +126,34 @@ impl<'c> EventCtx<'c> {
         self.recalls
             .push(((gtin.to_string(), lot.to_string()), recalled));
         recalled
+    }
+
+    /// The expiry of a unit of `gtin`/`lot` printed as `printed`, after any expiry
+    /// extension of the lot (an extension never shortens it).
+    fn expiry_after_extension(
+        &mut self,
+        state: &impl StateView,
+        gtin: &str,
+        lot: &str,
+        printed: Option<Date>,
+    ) -> Option<Date> {
+        let printed = printed?;
+        let cached = self
+            .extensions
+            .iter()
+            .find(|((g, l), _)| g == gtin && l == lot)
+            .map(|(_, extended)| *extended);
+        let extended = match cached {
+            Some(extended) => extended,
+            None => {
+                let extended = load::<ExpiryExtension>(state, &keys::expiry_extension(gtin, lot))
+                    .map(|record| record.expiry);
+                self.extensions
+                    .push(((gtin.to_string(), lot.to_string()), extended));
+                extended
+            }
+        };
+        Some(extended.map_or(printed, |extended| extended.max(printed)))
     }
 
     fn today(&self) -> u32 {
@@ -430,6 +464,22 @@ pub(crate) fn apply_op(
         } => decommission(state, ev, objects, *kind, location.as_deref()),
         Op::Reinstate { objects, location } => reinstate(state, ev, objects, location.as_deref()),
         Op::Observe { objects } => observe(state, ev, objects),
+        Op::Transform {
+            inputs,
+            outputs,
+            lot,
+            expiry,
+        } => transform(state, ev, inputs, outputs, lot.as_deref(), *expiry),
+        Op::LinkTransactions {
+            objects,
+            transactions,
+            action,
+        } => link_transactions(state, ev, objects, transactions, *action),
+        Op::Associate {
+            asset,
+            objects,
+            action,
+        } => associate(state, ev, asset, objects, *action),
     }
 }
 
@@ -933,6 +983,12 @@ fn decommission(
     location: Option<&str>,
 ) -> RuleResult<()> {
     check_list(objects, false)?;
+    if kind == DecommissionKind::Transformed {
+        return reject(
+            Outcome::MalformedBody,
+            "objects are consumed by a transformation (Transform), not decommissioned",
+        );
+    }
     let today = ev.today();
     let mut trees = Vec::with_capacity(objects.len());
     for object in objects {
@@ -952,7 +1008,12 @@ fn decommission(
                     format!("{object} holds units of recalled lot {lot}"),
                 );
             }
-            if kind == DecommissionKind::Dispensed && expiry.is_some_and(|e| e < today) {
+            let expiry = if kind == DecommissionKind::Dispensed {
+                ev.expiry_after_extension(state, gtin, lot, expiry)
+            } else {
+                None
+            };
+            if expiry.is_some_and(|e| e < today) {
                 return reject(
                     Outcome::Expired,
                     format!(
@@ -1065,6 +1126,7 @@ fn reinstate(
                     format!("{object} holds units of recalled lot {lot}"),
                 );
             }
+            let expiry = ev.expiry_after_extension(state, gtin, lot, expiry);
             if expiry.is_some_and(|e| e < today) {
                 return reject(
                     Outcome::Expired,
@@ -1175,6 +1237,405 @@ pub(crate) fn release(
         );
     }
     state.delete(&key);
+    Ok(())
+}
+
+// ---- Transformation, business transactions, associations ----
+
+fn transform(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    inputs: &[ObjectKey],
+    outputs: &[ObjectKey],
+    lot: Option<&str>,
+    expiry: Option<Date>,
+) -> RuleResult<()> {
+    check_list(inputs, false)?;
+    check_list(outputs, false)?;
+    if let Some(both) = inputs.iter().find(|input| outputs.contains(input)) {
+        return reject(
+            Outcome::RepeatedObject,
+            format!("{both} is both an input and an output"),
+        );
+    }
+    let mut consumed = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let record = require_for_update(state, input)?;
+        if let Some(parent) = &record.parent {
+            return reject(
+                Outcome::ObjectInsideContainer,
+                format!("{input} is packed in {parent}; unpack it first"),
+            );
+        }
+        require_held_active(input, &record, ev.org)?;
+        if !record.children.is_empty() {
+            return reject(
+                Outcome::ContainerNotEmpty,
+                format!("{input} still contains objects; unpack it first"),
+            );
+        }
+        if let (Some(gtin), Some(lot)) = (input.gtin(), record.lot.as_deref()) {
+            // Recalled product may not be turned into new product.
+            if ev.is_recalled(state, gtin, lot) {
+                return reject(
+                    Outcome::LotRecalled,
+                    format!("{input} belongs to recalled lot {lot}"),
+                );
+            }
+        }
+        consumed.push(record);
+    }
+    // Outputs are commissioned under the commissioning rules (authority, lot,
+    // duplicate serials with their exception counter).
+    commission(state, ev, outputs, lot, expiry)?;
+    let decommissioning = Decommissioning {
+        kind: DecommissionKind::Transformed,
+        org: ev.org.to_string(),
+        timestamp_ms: ev.timestamp_ms,
+        location: None,
+    };
+    for (input, mut record) in inputs.iter().zip(consumed) {
+        record.status = ObjectStatus::Consumed;
+        record.decommissioning = Some(decommissioning.clone());
+        save_object(state, ev, input, &mut record);
+        history(
+            state,
+            ev,
+            input,
+            HistoryAction::Decommissioned(DecommissionKind::Transformed),
+            None,
+        );
+        ev.count(input, &record, |c| &mut c.transformed);
+    }
+    Ok(())
+}
+
+/// Checks a reference (business transaction id or type, asset id): at most
+/// [`REFERENCE_LENGTH_MAX`] bytes, no control characters.
+fn check_reference(what: &str, text: &str, allow_empty: bool) -> RuleResult<()> {
+    if (text.is_empty() && !allow_empty)
+        || text.len() > REFERENCE_LENGTH_MAX
+        || text.chars().any(char::is_control)
+    {
+        return reject(Outcome::MalformedBody, format!("bad {what} {text:?}"));
+    }
+    Ok(())
+}
+
+/// The signer may link an object it holds, or one in transit to it.
+fn require_holder_or_receiver(
+    state: &impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+) -> RuleResult<()> {
+    let record = effective(state, &require_object(state, object)?);
+    if record.custodian == ev.org || record.in_transit_to.as_deref() == Some(ev.org) {
+        return Ok(());
+    }
+    reject(
+        Outcome::NotCustodian,
+        format!("{object} is held by {}, not {}", record.custodian, ev.org),
+    )
+}
+
+/// Adds, removes or observes links under `prefix_of(reference)` for each object.
+/// With no objects, `Delete` removes every link the signer made under the prefix.
+fn apply_links(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    objects: &[ObjectKey],
+    action: LinkAction,
+    prefix: &[u8],
+    what: &str,
+) -> RuleResult<Vec<ObjectKey>> {
+    let link_key = |object: &ObjectKey| {
+        let mut key = prefix.to_vec();
+        object.write_key(&mut key);
+        key
+    };
+    if objects.is_empty() {
+        // DELETE with no objects (checked by the caller): every link the signer made.
+        let mut removed = Vec::new();
+        for (key, bytes) in state.scan_prefix(prefix, OBJECTS_PER_OP_MAX) {
+            let link: LinkRecord = codec::decode(&bytes).expect("corrupt link record");
+            if link.org != ev.org {
+                continue;
+            }
+            let object = ObjectKey::read_key(&key[prefix.len()..]).expect("corrupt link key");
+            state.delete(&key);
+            removed.push(object);
+        }
+        return Ok(removed);
+    }
+    for object in objects {
+        let key = link_key(object);
+        match action {
+            LinkAction::Add => store(
+                state,
+                key,
+                &LinkRecord {
+                    org: ev.org.to_string(),
+                    event_seq: ev.event_seq,
+                    height: ev.height,
+                },
+            ),
+            LinkAction::Delete => {
+                if !state.contains_before_write(&key) {
+                    return reject(
+                        Outcome::NotLinked,
+                        format!("{object} is not linked to {what}"),
+                    );
+                }
+                state.delete(&key);
+            }
+            LinkAction::Observe => {}
+        }
+    }
+    Ok(objects.to_vec())
+}
+
+fn link_transactions(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    transactions: &[BizTransaction],
+    action: LinkAction,
+) -> RuleResult<()> {
+    check_list(objects, action == LinkAction::Delete)?;
+    if transactions.is_empty() {
+        return reject(Outcome::MalformedBody, "no business transaction");
+    }
+    if transactions.len() as u64 > BIZ_TRANSACTIONS_MAX {
+        return reject(
+            Outcome::LimitExceeded,
+            format!("more than {BIZ_TRANSACTIONS_MAX} business transactions"),
+        );
+    }
+    let mut sorted: Vec<&BizTransaction> = transactions.iter().collect();
+    sorted.sort();
+    if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
+        return reject(
+            Outcome::RepeatedObject,
+            "a business transaction is listed twice",
+        );
+    }
+    for transaction in transactions {
+        check_reference("business transaction type", &transaction.biz_type, true)?;
+        check_reference("business transaction id", &transaction.id, false)?;
+    }
+    for object in objects {
+        require_holder_or_receiver(state, ev, object)?;
+    }
+    let mut touched: BTreeSet<ObjectKey> = BTreeSet::new();
+    for transaction in transactions {
+        let prefix = keys::biz_transaction_links(&transaction.biz_type, &transaction.id);
+        let what = format!("{} {}", transaction.biz_type, transaction.id);
+        touched.extend(apply_links(state, ev, objects, action, &prefix, &what)?);
+    }
+    let mut transactions = transactions.to_vec();
+    transactions.sort();
+    for object in &touched {
+        let entry = HistoryAction::BizTransactions {
+            action,
+            transactions: transactions.clone(),
+        };
+        history(state, ev, object, entry, None);
+    }
+    Ok(())
+}
+
+fn associate(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    asset: &str,
+    objects: &[ObjectKey],
+    action: LinkAction,
+) -> RuleResult<()> {
+    check_list(objects, action == LinkAction::Delete)?;
+    check_reference("asset", asset, false)?;
+    for object in objects {
+        require_holder_or_receiver(state, ev, object)?;
+    }
+    let prefix = keys::associations_of(asset);
+    let touched = apply_links(state, ev, objects, action, &prefix, asset)?;
+    for object in &touched {
+        let entry = HistoryAction::Associated {
+            action,
+            asset: asset.to_string(),
+        };
+        history(state, ev, object, entry, None);
+    }
+    Ok(())
+}
+
+// ---- Suspect product and expiry extensions (non-event transactions) ----
+
+fn check_target(target: &SuspectTarget) -> RuleResult<&str> {
+    match target {
+        SuspectTarget::Package { gtin, serial } => {
+            if ObjectKey::sgtin(gtin, serial).is_none() {
+                return reject(
+                    Outcome::MalformedBody,
+                    format!("bad package GTIN {gtin:?} serial {serial:?}"),
+                );
+            }
+            Ok(gtin)
+        }
+        SuspectTarget::Lot { gtin, lot } => {
+            check_gtin_lot(gtin, lot)?;
+            Ok(gtin)
+        }
+    }
+}
+
+fn is_regulator(state: &impl StateView, org: &str) -> bool {
+    membership::active_org(state, org).is_some_and(|record| record.has_role(Role::Regulator))
+}
+
+/// Opens a suspect-product investigation. Allowed to the GTIN's brand owner, a
+/// regulator, and, for one package, the org holding it (or receiving it).
+pub(crate) fn suspect_mark(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    target: &SuspectTarget,
+    reason: &str,
+) -> RuleResult<()> {
+    let gtin = check_target(target)?;
+    if reason.len() > 1024 {
+        return reject(Outcome::LimitExceeded, "reason longer than 1024 bytes");
+    }
+    let mut allowed =
+        membership::brand_owner(state, gtin).as_deref() == Some(org) || is_regulator(state, org);
+    if let SuspectTarget::Package { gtin, serial } = target {
+        let object = ObjectKey::sgtin(gtin, serial).expect("checked above");
+        let record = effective(state, &require_object(state, &object)?);
+        allowed |= record.custodian == org || record.in_transit_to.as_deref() == Some(org);
+    }
+    if !allowed {
+        return reject(
+            Outcome::NotInvestigationAuthority,
+            format!("{org} may not open an investigation on {target:?}"),
+        );
+    }
+    let key = keys::suspect(target);
+    if state.contains(&key) {
+        return reject(
+            Outcome::AlreadySuspect,
+            format!("{target:?} is already under investigation"),
+        );
+    }
+    store(
+        state,
+        key,
+        &SuspectRecord {
+            org: org.to_string(),
+            height,
+            reason: reason.to_string(),
+            illegitimate: None,
+        },
+    );
+    Ok(())
+}
+
+/// Closes an investigation: the org that opened it, the brand owner or a regulator.
+/// `Cleared` removes the record; `Illegitimate` keeps it with the finding. Clearing
+/// an illegitimate finding (terminating the notification) is for a regulator only.
+pub(crate) fn suspect_resolve(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    target: &SuspectTarget,
+    resolution: SuspectResolution,
+    note: &str,
+) -> RuleResult<()> {
+    let gtin = check_target(target)?;
+    if note.len() > 1024 {
+        return reject(Outcome::LimitExceeded, "note longer than 1024 bytes");
+    }
+    let key = keys::suspect(target);
+    let Some(mut record) = load::<SuspectRecord>(state, &key) else {
+        return reject(
+            Outcome::NotSuspect,
+            format!("{target:?} is not under investigation"),
+        );
+    };
+    let regulator = is_regulator(state, org);
+    let allowed = if record.illegitimate.is_some() {
+        regulator
+    } else {
+        regulator
+            || record.org == org
+            || membership::brand_owner(state, gtin).as_deref() == Some(org)
+    };
+    if !allowed {
+        return reject(
+            Outcome::NotInvestigationAuthority,
+            format!("{org} may not resolve the investigation on {target:?}"),
+        );
+    }
+    match resolution {
+        SuspectResolution::Cleared => state.delete(&key),
+        SuspectResolution::Illegitimate => {
+            if record.illegitimate.is_some() {
+                return reject(
+                    Outcome::AlreadySuspect,
+                    format!("{target:?} is already determined illegitimate"),
+                );
+            }
+            record.illegitimate = Some(IllegitimateFinding {
+                org: org.to_string(),
+                height,
+                note: note.to_string(),
+            });
+            store(state, key, &record);
+        }
+    }
+    Ok(())
+}
+
+/// Extends a lot's expiry (brand owner or regulator). The new date must be valid and
+/// later than any earlier extension.
+pub(crate) fn extend_expiry(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    gtin: &str,
+    lot: &str,
+    expiry: Date,
+) -> RuleResult<()> {
+    check_gtin_lot(gtin, lot)?;
+    if !is_valid_date(expiry) {
+        return reject(Outcome::MalformedBody, format!("bad expiry {expiry}"));
+    }
+    let is_brand_owner = membership::brand_owner(state, gtin).as_deref() == Some(org);
+    if !is_brand_owner && !is_regulator(state, org) {
+        return reject(
+            Outcome::NotLotAuthority,
+            format!("{org} is neither the brand owner of {gtin} nor a regulator"),
+        );
+    }
+    let key = keys::expiry_extension(gtin, lot);
+    if let Some(previous) = load::<ExpiryExtension>(state, &key) {
+        if expiry <= previous.expiry {
+            return reject(
+                Outcome::MalformedBody,
+                format!(
+                    "{gtin} lot {lot} is already extended to {}",
+                    previous.expiry
+                ),
+            );
+        }
+    }
+    store(
+        state,
+        key,
+        &ExpiryExtension {
+            expiry,
+            org: org.to_string(),
+            height,
+        },
+    );
     Ok(())
 }
 

@@ -30,6 +30,8 @@ enum Act {
     Receive(u8, Vec<u8>),
     Decommission(u8, Vec<u8>, u8),
     Reinstate(u8, Vec<u8>),
+    Transform(u8, Vec<u8>, Vec<u8>),
+    Link(u8, Vec<u8>, u8),
     WaitDays(u8),
 }
 
@@ -46,6 +48,8 @@ fn act() -> impl Strategy<Value = Act> {
         3 => (0u8..3, objects()).prop_map(|(o, x)| Act::Receive(o, x)),
         2 => (0u8..3, objects(), 0u8..5).prop_map(|(o, x, k)| Act::Decommission(o, x, k)),
         1 => (0u8..3, objects()).prop_map(|(o, x)| Act::Reinstate(o, x)),
+        1 => (0u8..3, objects(), objects()).prop_map(|(o, i, x)| Act::Transform(o, i, x)),
+        1 => (0u8..3, prop::collection::vec(0u8..13, 0..3), 0u8..3).prop_map(|(o, x, a)| Act::Link(o, x, a)),
         1 => (0u8..12).prop_map(Act::WaitDays),
     ]
 }
@@ -96,6 +100,30 @@ fn to_tx(act: &Act) -> Option<(&'static str, Op)> {
             Op::Reinstate {
                 objects: keys(x),
                 location: None,
+            },
+        ),
+        Act::Transform(o, i, x) => (
+            org(o),
+            Op::Transform {
+                inputs: keys(i),
+                outputs: keys(x),
+                lot: Some("NEW".into()),
+                expiry: Some(20271231),
+            },
+        ),
+        Act::Link(o, x, a) => (
+            org(o),
+            Op::LinkTransactions {
+                objects: keys(x),
+                transactions: vec![pedigree_chaincode::ops::BizTransaction {
+                    biz_type: "po".into(),
+                    id: "urn:epcglobal:cbv:bt:0614141000005:PO-1".into(),
+                }],
+                action: [
+                    pedigree_chaincode::ops::LinkAction::Add,
+                    pedigree_chaincode::ops::LinkAction::Delete,
+                    pedigree_chaincode::ops::LinkAction::Observe,
+                ][usize::from(*a)],
             },
         ),
         Act::WaitDays(_) => return None,
