@@ -264,4 +264,35 @@ mod tests {
         let bad_gln = vec![org("mfg", "manufacturer", Some("0614141"), "0614141000006")];
         assert!(assemble("n", 1, bad_gln, &[parts("mfg", 1)]).is_err());
     }
+
+    #[test]
+    fn writes_gtin_delegations_that_parse_back() {
+        let orgs = vec![
+            org("mfg", "manufacturer", Some("0614141"), "0614141000005"),
+            org("cmo", "cmo", Some("0777771"), "0777771000002"),
+        ];
+        let public = [parts("mfg", 1), parts("cmo", 2)];
+        let delegation = |cmo: &str| DelegationEntry {
+            brand_owner: "mfg".into(),
+            gtin: "00614141073467".into(),
+            cmo: cmo.into(),
+        };
+        let plain = assemble("devnet", 1, orgs.clone(), &public).unwrap();
+        assert!(!plain.toml.contains("delegations"));
+        let document =
+            assemble_with_delegations("devnet", 1, orgs.clone(), &public, vec![delegation("cmo")])
+                .unwrap();
+        assert!(
+            document.toml.contains("[[delegations]]"),
+            "{}",
+            document.toml
+        );
+        assert_eq!(document.genesis.delegations.len(), 1);
+        assert_eq!(parse_json(&document.json).unwrap(), document.genesis);
+        assert_ne!(document.network_id, plain.network_id);
+        // The manufacturer is not a CMO: the delegation is refused.
+        assert!(
+            assemble_with_delegations("devnet", 1, orgs, &public, vec![delegation("mfg")]).is_err()
+        );
+    }
 }
