@@ -338,6 +338,17 @@ impl<S: StateView> StateView for UndoTracker<'_, S> {
         }
         value
     }
+    fn read_before_write(&mut self, key: &[u8], read: &mut dyn FnMut(&[u8])) -> bool {
+        let value = self.inner.get(key);
+        if let Some(bytes) = &value {
+            read(bytes);
+        }
+        let present = value.is_some();
+        if keys::is_undoable(key) && !self.before.contains_key(key) {
+            self.before.insert(key.to_vec(), value);
+        }
+        present
+    }
     fn contains_before_write(&mut self, key: &[u8]) -> bool {
         // An absent undoable key about to be written has before-image "absent"; noting
         // it now saves the write a second look-up. If it is not written after all, the

@@ -456,10 +456,45 @@ pub struct EventRecord {
 }
 
 /// `undo/{event_hash}`: before-images of the undoable keys the event wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Serialize` is written by hand so that keys and values go to the encoder as byte
+/// slices (one write each) rather than element by element; under bincode the bytes are
+/// exactly those of the derived form (length, then the raw bytes), which a unit test
+/// checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct UndoRecord {
     /// Key → value before the event (`None` = absent).
     pub before: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Serialize for UndoRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut record = serializer.serialize_struct("UndoRecord", 1)?;
+        record.serialize_field("before", &BeforeImages(&self.before))?;
+        record.end()
+    }
+}
+
+struct BeforeImages<'a>(&'a [(Vec<u8>, Option<Vec<u8>>)]);
+
+impl Serialize for BeforeImages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            seq.serialize_element(&(ByteSlice(key), value.as_deref().map(ByteSlice)))?;
+        }
+        seq.end()
+    }
+}
+
+struct ByteSlice<'a>(&'a [u8]);
+
+impl Serialize for ByteSlice<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
 }
 
 /// `recall/{gtin}\0{lot}`.
@@ -584,4 +619,29 @@ pub struct LinkRecord {
     pub event_seq: u64,
     /// Height.
     pub height: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_record_encodes_like_the_derived_form() {
+        #[derive(Serialize)]
+        struct Derived {
+            before: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        }
+        let before = vec![
+            (b"obj/Sx".to_vec(), Some(vec![0u8; 300])),
+            (b"ship/y".to_vec(), None),
+            (Vec::new(), Some(Vec::new())),
+        ];
+        let derived = crate::codec::encode(&Derived {
+            before: before.clone(),
+        });
+        let record = UndoRecord { before };
+        let encoded = crate::codec::encode(&record);
+        assert_eq!(encoded, derived);
+        assert_eq!(crate::codec::decode::<UndoRecord>(&encoded), Some(record));
+    }
 }

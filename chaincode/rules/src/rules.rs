@@ -170,8 +170,11 @@ pub fn load_object(state: &(impl StateView + ?Sized), object: &ObjectKey) -> Opt
 /// keeps the bytes it read as the before-image, sparing the write a second look-up).
 /// Use [`load_object`] for records that are only read.
 fn load_for_update(state: &mut impl StateView, object: &ObjectKey) -> Option<ObjectRecord> {
-    let bytes = state.get_before_write(&keys::object(object))?;
-    Some(codec::decode(&bytes).expect("corrupt object record"))
+    let mut record = None;
+    state.read_before_write(&keys::object(object), &mut |bytes| {
+        record = Some(codec::decode(bytes).expect("corrupt object record"));
+    });
+    record
 }
 
 fn require_for_update(state: &mut impl StateView, object: &ObjectKey) -> RuleResult<ObjectRecord> {
