@@ -7,7 +7,9 @@
 use crate::codec::Digest32;
 use serde::{Deserialize, Serialize};
 
-/// Why a transaction was accepted or rejected. Stable numbers; append only.
+/// Why a transaction was accepted or rejected. Stable numbers; append only (new
+/// variants are declared at the end, whatever their number, so the serde variant
+/// indices of existing ones never change).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u32)]
 pub enum Outcome {
@@ -38,9 +40,6 @@ pub enum Outcome {
     LimitExceeded = 108,
     /// The EPCIS event cannot be mapped to a Pedigree operation.
     UnsupportedEvent = 109,
-    /// The transaction's signature (or its public key) does not verify. Recorded by
-    /// the node, which verifies signatures before the rule book sees a transaction.
-    BadSignature = 110,
 
     // Governance: 200–299.
     /// Fewer distinct approving orgs than the quorum requires.
@@ -67,12 +66,6 @@ pub enum Outcome {
     NotRecallAuthority = 304,
     /// Only the event's submitter or a regulator may declare it erroneous.
     NotEventSubmitter = 305,
-    /// Only the brand owner or a regulator may extend a lot's expiry.
-    NotLotAuthority = 306,
-    /// Only the brand owner, a regulator or (for one package) its custodian may mark
-    /// product suspect; only the marking org, the brand owner or a regulator may
-    /// resolve it, and only a regulator may clear an illegitimate determination.
-    NotInvestigationAuthority = 307,
 
     // Objects: 400–499.
     /// A serial was already commissioned for this GTIN (duplicate-serial exception).
@@ -111,10 +104,6 @@ pub enum Outcome {
     ShipToSelf = 416,
     /// The same object appears twice in one operation.
     RepeatedObject = 417,
-    /// A transformation input still contains other objects; unpack it first.
-    ContainerNotEmpty = 418,
-    /// The business-transaction link or asset association to remove does not exist.
-    NotLinked = 419,
 
     // Recall: 500–599.
     /// The lot is already recalled.
@@ -130,6 +119,22 @@ pub enum Outcome {
     /// A later event changed the same objects; declare that one first.
     DeclarationSuperseded = 602,
 
+    // Added later. Declared after every older variant so that the serde variant index
+    // of the older ones (what bincode stores for a receipt) does not move; the numbers
+    // still follow the ranges above.
+    /// The transaction's signature (or its public key) does not verify. Recorded by
+    /// the node, which verifies signatures before the rule book sees a transaction.
+    BadSignature = 110,
+    /// Only the brand owner or a regulator may extend a lot's expiry.
+    NotLotAuthority = 306,
+    /// Only the brand owner, a regulator or (for one package) its custodian may mark
+    /// product suspect; only the marking org, the brand owner or a regulator may
+    /// resolve it, and only a regulator may clear an illegitimate determination.
+    NotInvestigationAuthority = 307,
+    /// A transformation input still contains other objects; unpack it first.
+    ContainerNotEmpty = 418,
+    /// The business-transaction link or asset association to remove does not exist.
+    NotLinked = 419,
     // Suspect product investigations: 700–799.
     /// The product is already under a suspect-product investigation.
     AlreadySuspect = 700,

@@ -320,6 +320,11 @@ pub enum HistoryAction {
     Reinstated,
     /// Seen, nothing changed.
     Observed,
+    /// The event that produced an earlier entry was declared erroneous and undone.
+    ErrorDeclared {
+        /// Hash of the erroneous event.
+        event_hash: Digest32,
+    },
     /// Linked to, unlinked from or confirmed with business transactions
     /// (TransactionEvent).
     BizTransactions {
@@ -334,11 +339,6 @@ pub enum HistoryAction {
         action: crate::ops::LinkAction,
         /// The asset.
         asset: String,
-    },
-    /// The event that produced an earlier entry was declared erroneous and undone.
-    ErrorDeclared {
-        /// Hash of the erroneous event.
-        event_hash: Digest32,
     },
 }
 

@@ -1641,6 +1641,14 @@ fn bad_signature_has_its_own_stable_reason() {
     assert_eq!(Outcome::MalformedBody.code(), 107);
     assert!(!Outcome::BadSignature.is_accepted());
     assert!(Outcome::ALL.contains(&Outcome::BadSignature));
+    // Receipts are stored with bincode, which writes the serde variant index: new
+    // outcomes and history actions are declared last so older indices do not move.
+    assert_eq!(codec::encode(&Outcome::DeclarationSuperseded), vec![45]);
+    assert_eq!(codec::encode(&Outcome::BadSignature), vec![46]);
+    let declared = HistoryAction::ErrorDeclared {
+        event_hash: [0; 32],
+    };
+    assert_eq!(codec::encode(&declared)[0], 10);
 }
 
 // ---- Suspect product (DSCSA) ----
