@@ -81,6 +81,20 @@ struct GenesisOut<'a> {
     genesis_time_ms: u64,
     governance: GovernanceOut,
     orgs: Vec<OrgDescription>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    delegations: Vec<DelegationEntry>,
+}
+
+/// A GTIN delegation in genesis: `brand_owner` lets the CMO `cmo` commission `gtin`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationEntry {
+    /// The brand owner's org id.
+    pub brand_owner: String,
+    /// GTIN-14 with check digit.
+    pub gtin: String,
+    /// The CMO's org id.
+    pub cmo: String,
 }
 
 /// An assembled, validated genesis document.
@@ -104,6 +118,18 @@ pub fn assemble(
     genesis_time_ms: u64,
     orgs: Vec<OrgDescription>,
     public: &[PublicParts],
+) -> Result<GenesisDocument> {
+    assemble_with_delegations(network_name, genesis_time_ms, orgs, public, Vec::new())
+}
+
+/// [`assemble`], plus GTIN delegations from brand owners to CMOs (validated like the
+/// governance action).
+pub fn assemble_with_delegations(
+    network_name: &str,
+    genesis_time_ms: u64,
+    orgs: Vec<OrgDescription>,
+    public: &[PublicParts],
+    delegations: Vec<DelegationEntry>,
 ) -> Result<GenesisDocument> {
     let mut by_id: BTreeMap<String, OrgDescription> = BTreeMap::new();
     for org in orgs {
@@ -150,6 +176,7 @@ pub fn assemble(
             quorum_denominator: 2,
         },
         orgs: by_id.into_values().collect(),
+        delegations,
     };
     let toml = toml::to_string_pretty(&out)
         .map_err(|e| ClientError::Invalid(format!("genesis cannot be written as TOML: {e}")))?;
@@ -236,5 +263,36 @@ mod tests {
         );
         let bad_gln = vec![org("mfg", "manufacturer", Some("0614141"), "0614141000006")];
         assert!(assemble("n", 1, bad_gln, &[parts("mfg", 1)]).is_err());
+    }
+
+    #[test]
+    fn writes_gtin_delegations_that_parse_back() {
+        let orgs = vec![
+            org("mfg", "manufacturer", Some("0614141"), "0614141000005"),
+            org("cmo", "cmo", Some("0777771"), "0777771000002"),
+        ];
+        let public = [parts("mfg", 1), parts("cmo", 2)];
+        let delegation = |cmo: &str| DelegationEntry {
+            brand_owner: "mfg".into(),
+            gtin: "00614141073467".into(),
+            cmo: cmo.into(),
+        };
+        let plain = assemble("devnet", 1, orgs.clone(), &public).unwrap();
+        assert!(!plain.toml.contains("delegations"));
+        let document =
+            assemble_with_delegations("devnet", 1, orgs.clone(), &public, vec![delegation("cmo")])
+                .unwrap();
+        assert!(
+            document.toml.contains("[[delegations]]"),
+            "{}",
+            document.toml
+        );
+        assert_eq!(document.genesis.delegations.len(), 1);
+        assert_eq!(parse_json(&document.json).unwrap(), document.genesis);
+        assert_ne!(document.network_id, plain.network_id);
+        // The manufacturer is not a CMO: the delegation is refused.
+        assert!(
+            assemble_with_delegations("devnet", 1, orgs, &public, vec![delegation("mfg")]).is_err()
+        );
     }
 }

@@ -213,11 +213,21 @@ pub async fn up(options: &UpOptions) -> anyhow::Result<Manifest> {
         let genesis = pedigree_client::genesis::parse_json(&text)?;
         hex::encode(genesis.network_id())
     } else {
-        let document = genesis::assemble(
+        // The CMO may commission the manufacturer's unit and case GTINs.
+        let delegations = [plan::UNIT_GTIN, plan::CASE_GTIN]
+            .iter()
+            .map(|gtin| genesis::DelegationEntry {
+                brand_owner: plan::MANUFACTURER.id.to_string(),
+                gtin: gtin.to_string(),
+                cmo: plan::CMO.id.to_string(),
+            })
+            .collect();
+        let document = genesis::assemble_with_delegations(
             "pedigree-devnet",
             pedigree_client::clock::unix_millis(),
             ORGS.iter().map(org_description).collect(),
             &publics,
+            delegations,
         )?;
         std::fs::write(&genesis_path, &document.json)?;
         std::fs::write(dir.join("genesis.toml"), &document.toml)?;

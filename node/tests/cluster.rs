@@ -86,6 +86,7 @@ fn genesis() -> Genesis {
             quorum_denominator: 2,
         },
         orgs,
+        delegations: Vec::new(),
     };
     genesis.validate().expect("valid genesis");
     genesis
@@ -354,7 +355,7 @@ async fn txs_from_any_voter_apply_everywhere_and_the_learner_only_follows() {
     signature[0] ^= 1;
     forged.signature = ed25519_dalek::Signature::from_bytes(&signature);
     let rejected = submit_one(cluster.node(follower), forged).await;
-    assert_eq!(rejected.receipt.outcome, Outcome::MalformedBody);
+    assert_eq!(rejected.receipt.outcome, Outcome::BadSignature);
     assert!(
         rejected
             .receipt

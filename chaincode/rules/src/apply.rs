@@ -270,6 +270,22 @@ fn execute(
             rules::release(state, &org.id, gtin, lot)?;
             Outcome::Applied
         }
+        TxBody::SuspectMark { target, reason } => {
+            rules::suspect_mark(state, &org.id, ctx.height, target, reason)?;
+            Outcome::Applied
+        }
+        TxBody::SuspectResolve {
+            target,
+            resolution,
+            note,
+        } => {
+            rules::suspect_resolve(state, &org.id, ctx.height, target, *resolution, note)?;
+            Outcome::Applied
+        }
+        TxBody::ExtendExpiry { gtin, lot, expiry } => {
+            rules::extend_expiry(state, &org.id, ctx.height, gtin, lot, *expiry)?;
+            Outcome::Applied
+        }
     };
     store(state, tx_key, &ctx.height);
     Ok(outcome)
@@ -321,6 +337,17 @@ impl<S: StateView> StateView for UndoTracker<'_, S> {
             self.before.insert(key.to_vec(), value.clone());
         }
         value
+    }
+    fn read_before_write(&mut self, key: &[u8], read: &mut dyn FnMut(&[u8])) -> bool {
+        let value = self.inner.get(key);
+        if let Some(bytes) = &value {
+            read(bytes);
+        }
+        let present = value.is_some();
+        if keys::is_undoable(key) && !self.before.contains_key(key) {
+            self.before.insert(key.to_vec(), value);
+        }
+        present
     }
     fn contains_before_write(&mut self, key: &[u8]) -> bool {
         // An absent undoable key about to be written has before-image "absent"; noting

@@ -10,16 +10,27 @@
 //! | ObjectEvent | OBSERVE/DELETE | `dispensing` | [`Op::Decommission`] Dispensed |
 //! | ObjectEvent | OBSERVE/DELETE | `destroying` | [`Op::Decommission`] Destroyed |
 //! | ObjectEvent | OBSERVE/DELETE | `sampling` | [`Op::Decommission`] Sample |
-//! | ObjectEvent | OBSERVE/DELETE | `decommissioning` + disposition `stolen` / `dispensed` / `destroyed` / `exported`¹ | [`Op::Decommission`] of that kind |
+//! | ObjectEvent | OBSERVE/DELETE | `decommissioning` + disposition `stolen` / `dispensed` / `destroyed` / [`EXPORTED_DISPOSITION`]¹ | [`Op::Decommission`] of that kind |
 //! | ObjectEvent | OBSERVE | `accepting` + disposition `active` or `sellable_accessible` | [`Op::Reinstate`] (EU FMD undo) |
 //! | ObjectEvent | OBSERVE | anything else | [`Op::Observe`] |
 //! | AggregationEvent | ADD | any | [`Op::Pack`] |
 //! | AggregationEvent | DELETE | any | [`Op::Unpack`] (no children = all) |
 //! | AggregationEvent | OBSERVE | any | [`Op::Observe`] of parent and children |
+//! | TransformationEvent | (none) | any | [`Op::Transform`]: `inputEPCList` consumed, `outputEPCList` commissioned with the ILMD lot and expiry |
+//! | TransactionEvent | ADD/DELETE/OBSERVE | any | [`Op::LinkTransactions`] of `parentID` and `epcList` to every `bizTransactionList` entry |
+//! | AssociationEvent | ADD/DELETE/OBSERVE | any | [`Op::Associate`] of `childEPCs` with the asset `parentID` |
 //!
-//! ¹ CBV has no `exported` disposition; any disposition whose last path or URN
-//! segment is `exported` is accepted. Transaction, Transformation and Association
-//! events, and class-level quantity lists, are not mapped ([`Outcome::UnsupportedEvent`]).
+//! ¹ CBV 2.0 has no `exported` disposition. Pedigree uses the custom disposition URI
+//! [`EXPORTED_DISPOSITION`] (`urn:pedigree:disp:exported`) for EU FMD "Exported";
+//! no other spelling is accepted. Class-level quantity lists, and transformations
+//! identified only by `transformationID` (split over several events), are not mapped
+//! ([`Outcome::UnsupportedEvent`]).
+//!
+//! Business transaction types are stored as the CBV bare word (`po`, `desadv`, …)
+//! when standard, otherwise as written; ids as written. An association's asset
+//! (`parentID`: GIAI, GRAI, SGLN, … as EPC URI or Digital Link) is stored in its GS1
+//! element-string form (`(8004)…`), so both spellings name the same asset; other URIs
+//! are stored as written.
 //! EPCs may be EPC URIs (`urn:epc:id:sgtin:…`, `urn:epc:id:sscc:…`) or GS1 Digital
 //! Link URIs; parties may be SGLN, PGLN or Digital Link (`/414/`, `/417/`) URIs.
 //!
@@ -32,10 +43,13 @@
 
 use crate::codec::Digest32;
 use crate::ident::{ObjectKey, parse_iso_date};
-use crate::ops::{ErrorDeclarationBody, Op, Party};
+use crate::ops::{BizTransaction, ErrorDeclarationBody, LinkAction, Op, Party};
 use crate::receipt::{Outcome, RuleResult, reject};
 use crate::records::DecommissionKind;
 use pedigree_epcis::model::{Action, EpcisEvent, ErrorDeclaration, EventType, SourceDest};
+
+/// The disposition Pedigree uses for EU FMD "Exported" (CBV 2.0 has none).
+pub const EXPORTED_DISPOSITION: &str = "urn:pedigree:disp:exported";
 
 /// The event hash used to index accepted events (see the module docs).
 pub fn event_hash(event: &EpcisEvent) -> Digest32 {
@@ -136,10 +150,6 @@ fn destination(list: Option<&Vec<SourceDest>>) -> RuleResult<Party> {
     )
 }
 
-fn last_segment(value: &str) -> &str {
-    value.rsplit([':', '/', '-']).next().unwrap_or(value)
-}
-
 fn location(event: &EpcisEvent) -> Option<String> {
     let id = &event.biz_location.as_ref()?.id;
     match parse_party(id) {
@@ -156,14 +166,11 @@ pub fn to_ops(event: &EpcisEvent) -> RuleResult<Vec<Op>> {
         .as_ref()
         .map(|b| b.bare_word().unwrap_or(b.as_str()).to_string())
         .unwrap_or_default();
+    // Standard dispositions as their bare word, anything else exactly as written.
     let disposition = event
         .disposition
         .as_ref()
-        .map(|d| {
-            d.bare_word()
-                .unwrap_or(last_segment(d.as_str()))
-                .to_string()
-        })
+        .map(|d| d.bare_word().unwrap_or(d.as_str().trim()).to_string())
         .unwrap_or_default();
     match event.event_type {
         EventType::ObjectEvent => {
@@ -176,19 +183,7 @@ pub fn to_ops(event: &EpcisEvent) -> RuleResult<Vec<Op>> {
             }
             let op = match (action, biz_step.as_str(), disposition.as_str()) {
                 (Some(Action::Add), _, _) => {
-                    let lot = ilmd_text(event, "lotNumber");
-                    let expiry = match ilmd_text(event, "itemExpirationDate") {
-                        Some(text) => match parse_iso_date(&text) {
-                            Some(date) => Some(date),
-                            None => {
-                                return reject(
-                                    Outcome::MalformedBody,
-                                    format!("bad itemExpirationDate {text:?}"),
-                                );
-                            }
-                        },
-                        None => None,
-                    };
+                    let (lot, expiry) = ilmd_lot_expiry(event)?;
                     Op::Commission {
                         objects,
                         lot,
@@ -208,7 +203,7 @@ pub fn to_ops(event: &EpcisEvent) -> RuleResult<Vec<Op>> {
                         "stolen" => DecommissionKind::Stolen,
                         "dispensed" | "partially_dispensed" => DecommissionKind::Dispensed,
                         "destroyed" | "disposed" => DecommissionKind::Destroyed,
-                        "exported" => DecommissionKind::Exported,
+                        EXPORTED_DISPOSITION => DecommissionKind::Exported,
                         other => {
                             return reject(
                                 Outcome::UnsupportedEvent,
@@ -254,11 +249,130 @@ pub fn to_ops(event: &EpcisEvent) -> RuleResult<Vec<Op>> {
                 None => reject(Outcome::MalformedBody, "AggregationEvent without action"),
             }
         }
-        other => reject(
-            Outcome::UnsupportedEvent,
-            format!("{} is not mapped", other.as_str()),
+        EventType::TransformationEvent => {
+            let class_level = [&event.input_quantity_list, &event.output_quantity_list]
+                .iter()
+                .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()));
+            if class_level {
+                return reject(
+                    Outcome::UnsupportedEvent,
+                    "TransformationEvent with quantity lists (class level)",
+                );
+            }
+            let inputs = parse_objects(event.input_epc_list.as_ref())?;
+            let outputs = parse_objects(event.output_epc_list.as_ref())?;
+            if inputs.is_empty() || outputs.is_empty() {
+                return reject(
+                    Outcome::UnsupportedEvent,
+                    "TransformationEvent needs input and output EPCs in one event",
+                );
+            }
+            let (lot, expiry) = ilmd_lot_expiry(event)?;
+            Ok(vec![Op::Transform {
+                inputs,
+                outputs,
+                lot,
+                expiry,
+            }])
+        }
+        EventType::TransactionEvent => {
+            let action = link_action(action, "TransactionEvent")?;
+            let transactions: Vec<BizTransaction> = event
+                .biz_transaction_list
+                .iter()
+                .flatten()
+                .map(|entry| BizTransaction {
+                    biz_type: entry
+                        .transaction_type
+                        .as_ref()
+                        .map(|t| t.bare_word().unwrap_or(t.as_str().trim()).to_string())
+                        .unwrap_or_default(),
+                    id: entry.value.trim().to_string(),
+                })
+                .collect();
+            if transactions.is_empty() {
+                return reject(
+                    Outcome::MalformedBody,
+                    "TransactionEvent without bizTransactionList",
+                );
+            }
+            let mut objects = Vec::new();
+            if let Some(parent) = event.parent_id.as_deref() {
+                objects.push(parse_object(parent)?);
+            }
+            objects.extend(parse_objects(event.epc_list.as_ref())?);
+            if objects.is_empty() && action != LinkAction::Delete {
+                return reject(
+                    Outcome::UnsupportedEvent,
+                    "TransactionEvent without instance-level EPCs",
+                );
+            }
+            Ok(vec![Op::LinkTransactions {
+                objects,
+                transactions,
+                action,
+            }])
+        }
+        EventType::AssociationEvent => {
+            let action = link_action(action, "AssociationEvent")?;
+            let Some(parent) = event.parent_id.as_deref() else {
+                return reject(Outcome::MalformedBody, "AssociationEvent without parentID");
+            };
+            let objects = parse_objects(event.child_epcs.as_ref())?;
+            if objects.is_empty() && action != LinkAction::Delete {
+                return reject(
+                    Outcome::UnsupportedEvent,
+                    "AssociationEvent without instance-level child EPCs",
+                );
+            }
+            Ok(vec![Op::Associate {
+                asset: canonical_asset(parent),
+                objects,
+                action,
+            }])
+        }
+    }
+}
+
+fn link_action(action: Option<Action>, event_type: &str) -> RuleResult<LinkAction> {
+    match action {
+        Some(Action::Add) => Ok(LinkAction::Add),
+        Some(Action::Delete) => Ok(LinkAction::Delete),
+        Some(Action::Observe) => Ok(LinkAction::Observe),
+        None => reject(
+            Outcome::MalformedBody,
+            format!("{event_type} without action"),
         ),
     }
+}
+
+/// An asset identifier in GS1 element-string form when it is a GS1 key (EPC URI or
+/// Digital Link), otherwise as written (trimmed).
+pub fn canonical_asset(uri: &str) -> String {
+    match elements(uri) {
+        Some(parsed) if !parsed.is_empty() => parsed
+            .iter()
+            .map(|(ai, value)| format!("({ai}){value}"))
+            .collect(),
+        _ => uri.trim().to_string(),
+    }
+}
+
+fn ilmd_lot_expiry(event: &EpcisEvent) -> RuleResult<(Option<String>, Option<u32>)> {
+    let lot = ilmd_text(event, "lotNumber");
+    let expiry = match ilmd_text(event, "itemExpirationDate") {
+        Some(text) => match parse_iso_date(&text) {
+            Some(date) => Some(date),
+            None => {
+                return reject(
+                    Outcome::MalformedBody,
+                    format!("bad itemExpirationDate {text:?}"),
+                );
+            }
+        },
+        None => None,
+    };
+    Ok((lot, expiry))
 }
 
 fn decommission(event: &EpcisEvent, objects: Vec<ObjectKey>, kind: DecommissionKind) -> Op {

@@ -20,17 +20,27 @@
 //! nodes = ["12D3KooWExamplePeerId"]     # libp2p peer ids
 //! keys = [{ id = "k1", public_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a" }]
 //! glns = [{ gln = "0300011111116", name = "GS1 Pharma HQ" }]
+//!
+//! [[delegations]]                       # optional: GTINs a brand owner lets a CMO commission
+//! brand_owner = "gs1-pharma"            # must own the GTIN's company prefix
+//! gtin = "00300011234566"               # GTIN-14 with check digit
+//! cmo = "contract-co"                   # an org with the `cmo` role
 //! ```
+//!
+//! Delegations are applied after every org exists, with the same checks as the
+//! governance action `DelegateGtin`, and are recorded at height 0.
 //!
 //! # Network id
 //! The file is parsed, validated and normalised (orgs sorted by id, every list sorted
 //! and de-duplicated) into [`Genesis`]; the network id is
 //! `sha256("pedigree/genesis/v1\0" || bincode(genesis))`. Formatting, comments, key
 //! order and list order in the file therefore do not change the network id; any
-//! semantic change does.
+//! semantic change does. A genesis with delegations hashes them too:
+//! `sha256("pedigree/genesis/v1\0" || bincode(genesis) || "delegations\0" || bincode(delegations))`
+//! (sorted, de-duplicated), so a genesis without them keeps the id it always had.
 
 use crate::codec::{self, DOMAIN_GENESIS, Digest32};
-use crate::governance::{GlnSpec, KeySpec, OrgSpec, add_org};
+use crate::governance::{GlnSpec, GovAction, KeySpec, OrgSpec, add_org, apply_action};
 use crate::keys;
 use crate::membership::store;
 use crate::records::{GovernanceConfig, Role};
@@ -63,6 +73,21 @@ pub struct GenesisFile {
     pub governance: GovernanceConfig,
     /// Founding orgs.
     pub orgs: Vec<OrgFile>,
+    /// GTIN delegations from brand owners to CMOs.
+    #[serde(default)]
+    pub delegations: Vec<DelegationSpec>,
+}
+
+/// A GTIN delegation in genesis: `brand_owner` lets `cmo` commission `gtin`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationSpec {
+    /// The brand owner (owns the GTIN's company prefix).
+    pub brand_owner: String,
+    /// GTIN-14 with check digit.
+    pub gtin: String,
+    /// The CMO (has the `cmo` role).
+    pub cmo: String,
 }
 
 /// One org in the genesis file.
@@ -109,6 +134,11 @@ pub struct Genesis {
     pub governance: GovernanceConfig,
     /// Founding orgs, sorted by id.
     pub orgs: Vec<OrgSpec>,
+    /// GTIN delegations, sorted and de-duplicated. Not part of the serde form: the
+    /// network id hashes them separately (module docs), so genesis files without
+    /// delegations keep their network id.
+    #[serde(skip)]
+    pub delegations: Vec<DelegationSpec>,
 }
 
 impl Genesis {
@@ -150,11 +180,15 @@ impl Genesis {
             orgs.push(spec);
         }
         orgs.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut delegations = file.delegations;
+        delegations.sort();
+        delegations.dedup();
         let genesis = Genesis {
             network_name: file.network_name,
             genesis_time_ms: file.genesis_time_ms,
             governance: file.governance,
             orgs,
+            delegations,
         };
         genesis.validate()?;
         Ok(genesis)
@@ -175,12 +209,30 @@ impl Genesis {
         for org in &self.orgs {
             add_org(&mut scratch, 0, org).map_err(|r| GenesisError::Invalid(r.message))?;
         }
+        for delegation in &self.delegations {
+            apply_action(&mut scratch, 0, &delegation_action(delegation)).map_err(|r| {
+                GenesisError::Invalid(format!(
+                    "delegation of {} from {} to {}: {}",
+                    delegation.gtin, delegation.brand_owner, delegation.cmo, r.message
+                ))
+            })?;
+        }
         Ok(())
     }
 
     /// The network id: `sha256("pedigree/genesis/v1\0" || bincode(self))`.
     pub fn network_id(&self) -> Digest32 {
-        codec::hash_parts(DOMAIN_GENESIS, &[&codec::encode(self)])
+        if self.delegations.is_empty() {
+            return codec::hash_parts(DOMAIN_GENESIS, &[&codec::encode(self)]);
+        }
+        codec::hash_parts(
+            DOMAIN_GENESIS,
+            &[
+                &codec::encode(self),
+                b"delegations\0",
+                &codec::encode(&self.delegations),
+            ],
+        )
     }
 
     /// Writes the founding state into an empty state and returns the initial state hash
@@ -214,8 +266,21 @@ impl Genesis {
                 panic!("invalid genesis: {}", rejection.message);
             }
         }
+        for delegation in &self.delegations {
+            if let Err(rejection) = apply_action(&mut recorder, 0, &delegation_action(delegation)) {
+                panic!("invalid genesis delegation: {}", rejection.message);
+            }
+        }
         let state_hash = recorder.finish();
         state.put(keys::META_STATE_HASH.to_vec(), state_hash.to_vec());
         state_hash
+    }
+}
+
+fn delegation_action(delegation: &DelegationSpec) -> GovAction {
+    GovAction::DelegateGtin {
+        brand_owner: delegation.brand_owner.clone(),
+        gtin: delegation.gtin.clone(),
+        cmo: delegation.cmo.clone(),
     }
 }

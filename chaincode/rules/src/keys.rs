@@ -26,6 +26,10 @@
 //! | `ship/{shipment_id}` | [`crate::records::ShipmentRecord`] | shipping/receiving |
 //! | `disc/{shipment_id}{event_seq_be}` | [`crate::records::DiscrepancyRecord`] | receiving |
 //! | `exc/dup/{gtin}\0{lot}` | `u64` duplicate-serial attempts | **rejected** commissioning only |
+//! | `suspect/{gtin}\0P{serial}`, `suspect/{gtin}\0L{lot}` | [`crate::records::SuspectRecord`] | suspect mark/resolve |
+//! | `expext/{gtin}\0{lot}` | [`crate::records::ExpiryExtension`] | expiry extension |
+//! | `btx/{type}\0{id}\0{object}` | [`crate::records::LinkRecord`] | TransactionEvent ADD/DELETE |
+//! | `assoc/{asset}\0{object}` | [`crate::records::LinkRecord`] | AssociationEvent ADD/DELETE |
 //!
 //! `{object}` is [`ObjectKey::write_key`]: `S{gtin14}\0{serial}` or `C{sscc18}`.
 //! Object keys never contain NUL except that one separator, and are followed by NUL in
@@ -176,10 +180,52 @@ pub fn duplicate_serial_exceptions(gtin: &str, lot: &str) -> Vec<u8> {
     join(b"exc/dup/", &[gtin.as_bytes(), lot.as_bytes()])
 }
 
+/// `suspect/{gtin}\0P{serial}` (one package) or `suspect/{gtin}\0L{lot}` (a lot).
+pub fn suspect(target: &crate::records::SuspectTarget) -> Vec<u8> {
+    use crate::records::SuspectTarget;
+    let (gtin, tag, value) = match target {
+        SuspectTarget::Package { gtin, serial } => (gtin, b'P', serial),
+        SuspectTarget::Lot { gtin, lot } => (gtin, b'L', lot),
+    };
+    let mut key = join(b"suspect/", &[gtin.as_bytes()]);
+    key.push(0);
+    key.push(tag);
+    key.extend_from_slice(value.as_bytes());
+    key
+}
+/// `expext/{gtin}\0{lot}`: expiry extension of a lot.
+pub fn expiry_extension(gtin: &str, lot: &str) -> Vec<u8> {
+    join(b"expext/", &[gtin.as_bytes(), lot.as_bytes()])
+}
+/// `btx/{type}\0{id}\0` (every object linked to one business transaction).
+pub fn biz_transaction_links(biz_type: &str, id: &str) -> Vec<u8> {
+    let mut key = join(b"btx/", &[biz_type.as_bytes(), id.as_bytes()]);
+    key.push(0);
+    key
+}
+/// `btx/{type}\0{id}\0{object}`: an object linked to a business transaction.
+pub fn biz_transaction_link(biz_type: &str, id: &str, object: &ObjectKey) -> Vec<u8> {
+    let mut key = biz_transaction_links(biz_type, id);
+    object.write_key(&mut key);
+    key
+}
+/// `assoc/{asset}\0` (every object associated with one asset).
+pub fn associations_of(asset: &str) -> Vec<u8> {
+    let mut key = join(b"assoc/", &[asset.as_bytes()]);
+    key.push(0);
+    key
+}
+/// `assoc/{asset}\0{object}`: an object associated with an asset (sensor, device).
+pub fn association(asset: &str, object: &ObjectKey) -> Vec<u8> {
+    let mut key = associations_of(asset);
+    object.write_key(&mut key);
+    key
+}
+
 /// True for keys whose before-images an errorDeclaration restores. The lot index
 /// (`lot/`) is append-only and not restored: readers check the object's lot.
 pub fn is_undoable(key: &[u8]) -> bool {
-    [&b"obj/"[..], b"ship/", b"disc/"]
+    [&b"obj/"[..], b"ship/", b"disc/", b"btx/", b"assoc/"]
         .iter()
         .any(|p| key.starts_with(p))
 }

@@ -48,7 +48,7 @@ pub use apply::{
     BlockCtx, BlockOutcome, apply, apply_block, begin_block, network_id, ops_event_hash, state_hash,
 };
 pub use codec::Digest32;
-pub use genesis::{Genesis, GenesisError};
+pub use genesis::{DelegationSpec, Genesis, GenesisError};
 pub use governance::{Approval, GovAction, GovernanceTx, OrgSpec, approval_digest};
 pub use ident::ObjectKey;
 pub use ops::{ErrorDeclarationBody, Op, OpsEvent, Party};

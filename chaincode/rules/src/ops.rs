@@ -7,6 +7,11 @@
 
 use crate::ident::{Date, ObjectKey};
 use crate::records::{DecommissionKind, OrgId};
+
+/// Most business transactions one event may reference.
+pub const BIZ_TRANSACTIONS_MAX: u64 = 64;
+/// Longest business transaction id, type or asset identifier, in bytes.
+pub const REFERENCE_LENGTH_MAX: usize = 256;
 use serde::{Deserialize, Serialize};
 
 /// Most objects one operation may list.
@@ -86,6 +91,64 @@ pub enum Op {
         /// Objects.
         objects: Vec<ObjectKey>,
     },
+    /// Consume inputs and commission outputs (EPCIS TransformationEvent: repackaging,
+    /// kitting, relabelling). Inputs must be held active by the signer, unpacked and
+    /// empty; they end decommissioned as [`DecommissionKind::Transformed`]. Outputs
+    /// follow every commissioning rule.
+    Transform {
+        /// Objects consumed.
+        inputs: Vec<ObjectKey>,
+        /// Objects created.
+        outputs: Vec<ObjectKey>,
+        /// Lot of the outputs (ILMD `cbvmda:lotNumber`); required for SGTINs.
+        lot: Option<String>,
+        /// Expiry of the outputs (ILMD `cbvmda:itemExpirationDate`).
+        expiry: Option<Date>,
+    },
+    /// Link objects to business transactions (EPCIS TransactionEvent), by their
+    /// custodian or the org they are in transit to. Custody does not change.
+    LinkTransactions {
+        /// Objects (a TransactionEvent's parentID and epcList); may be empty only for
+        /// [`LinkAction::Delete`], which then removes every link the signer made to
+        /// the listed transactions.
+        objects: Vec<ObjectKey>,
+        /// Business transactions.
+        transactions: Vec<BizTransaction>,
+        /// Add, remove or observe the links.
+        action: LinkAction,
+    },
+    /// Associate objects with an asset, such as a temperature logger or a returnable
+    /// container (EPCIS AssociationEvent), by their custodian or the org they are in
+    /// transit to. Custody does not change.
+    Associate {
+        /// The asset (canonical identifier, see [`crate::epcis`]).
+        asset: String,
+        /// Objects; may be empty only for [`LinkAction::Delete`] (every association
+        /// the signer made to the asset).
+        objects: Vec<ObjectKey>,
+        /// Add, remove or observe the association.
+        action: LinkAction,
+    },
+}
+
+/// What a TransactionEvent or AssociationEvent does to its links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkAction {
+    /// Create the links (EPCIS ADD).
+    Add,
+    /// Remove the links (EPCIS DELETE).
+    Delete,
+    /// Confirm them; only history changes (EPCIS OBSERVE).
+    Observe,
+}
+
+/// A business transaction reference (EPCIS `bizTransaction`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BizTransaction {
+    /// Type: the CBV bare word (`po`, `desadv`, `inv`, …), a custom URI, or empty.
+    pub biz_type: String,
+    /// The transaction identifier URI (e.g. `urn:epcglobal:cbv:bt:0614141000005:PO-42`).
+    pub id: String,
 }
 
 /// An errorDeclaration (EPCIS 2.0 §7.4.1.2) attached to an event body.

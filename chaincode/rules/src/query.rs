@@ -6,8 +6,8 @@ use crate::ident::{Date, ObjectKey};
 use crate::keys;
 use crate::membership::load;
 use crate::records::{
-    EventRecord, HistoryAction, HistoryEntry, LotCounters, ObjectRecord, ObjectStatus, OrgId,
-    RecallRecord,
+    EventRecord, ExpiryExtension, HistoryAction, HistoryEntry, LotCounters, ObjectRecord,
+    ObjectStatus, OrgId, RecallRecord, SuspectRecord, SuspectTarget,
 };
 use crate::rules::{ancestors, effective, load_object};
 use crate::state::StateView;
@@ -58,13 +58,13 @@ impl FailureReason {
 pub enum AdditionalInfo {
     /// `Expired`.
     Expired,
-    /// `ExpirationExtended` (not produced yet).
+    /// `ExpirationExtended`: the lot's expiry was extended past the printed date.
     ExpirationExtended,
     /// `Recalled`.
     Recalled,
-    /// `Suspect` (not produced yet).
+    /// `Suspect`: the package or its lot is under a suspect-product investigation.
     Suspect,
-    /// `Illegitimate` (reported stolen).
+    /// `Illegitimate`: reported stolen, or determined illegitimate.
     Illegitimate,
 }
 
@@ -100,6 +100,8 @@ pub enum QueryStatus {
     Sample,
     /// Exported.
     Exported,
+    /// Consumed by a transformation.
+    Consumed,
 }
 
 fn query_status(record: &ObjectRecord, recalled: bool) -> QueryStatus {
@@ -112,6 +114,7 @@ fn query_status(record: &ObjectRecord, recalled: bool) -> QueryStatus {
         ObjectStatus::Stolen => QueryStatus::Stolen,
         ObjectStatus::Sample => QueryStatus::Sample,
         ObjectStatus::Exported => QueryStatus::Exported,
+        ObjectStatus::Consumed => QueryStatus::Consumed,
     }
 }
 
@@ -147,10 +150,16 @@ pub struct Verification {
 /// - Unknown GTIN+serial: `No_match_GTIN_Serial`.
 /// - Lot and/or expiry given and different: `No_match_GTIN_Serial_Lot` /
 ///   `_Expiry` / `_Lot_Expiry`.
+///   The printed expiry and, if the lot's expiry was extended, the extended one both
+///   match.
 /// - Stolen: not verified, `Not_for_re-distribution`, additionalInfo `Illegitimate`.
 /// - Other decommissioned states: not verified, `Not_for_re-distribution`.
-/// - Otherwise verified; additionalInfo `Recalled` if the lot is recalled, else
-///   `Expired` if the expiry is before `as_of`.
+/// - Determined illegitimate (package or lot): not verified,
+///   `Not_for_re-distribution`, additionalInfo `Illegitimate`.
+/// - Otherwise verified, with at most one additionalInfo, in this order: `Recalled`
+///   (lot recalled), `Suspect` (package or lot under investigation), `Expired`
+///   (expiry, after any extension, before `as_of`), `ExpirationExtended` (the lot's
+///   expiry was extended past the printed date).
 pub fn verify(
     state: &(impl StateView + ?Sized),
     gtin: &str,
@@ -175,8 +184,15 @@ pub fn verify(
     let recalled = is_recalled(state, &object, &record);
     let status = Some(query_status(&record, recalled));
     let custodian = Some(record.custodian.clone());
+    let extended = record
+        .lot
+        .as_deref()
+        .and_then(|lot| load::<ExpiryExtension>(state, &keys::expiry_extension(gtin, lot)))
+        .map(|extension| extension.expiry)
+        .filter(|extended| record.expiry.is_some_and(|printed| *extended > printed));
     let lot_mismatch = lot.is_some_and(|lot| record.lot.as_deref() != Some(lot));
-    let expiry_mismatch = expiry.is_some_and(|expiry| record.expiry != Some(expiry));
+    let expiry_mismatch =
+        expiry.is_some_and(|expiry| record.expiry != Some(expiry) && extended != Some(expiry));
     let mismatch = match (lot_mismatch, expiry_mismatch) {
         (true, true) => Some(FailureReason::NoMatchGtinSerialLotExpiry),
         (true, false) => Some(FailureReason::NoMatchGtinSerialLot),
@@ -202,10 +218,28 @@ pub fn verify(
             custodian,
         };
     }
+    let suspect = suspect_record(state, gtin, serial, record.lot.as_deref());
+    if suspect
+        .as_ref()
+        .is_some_and(|record| record.illegitimate.is_some())
+    {
+        return Verification {
+            verified: false,
+            failure_reason: Some(FailureReason::NotForRedistribution),
+            additional_info: Some(AdditionalInfo::Illegitimate),
+            status,
+            custodian,
+        };
+    }
+    let expiry_now = extended.or(record.expiry);
     let additional_info = if recalled {
         Some(AdditionalInfo::Recalled)
-    } else if record.expiry.is_some_and(|expiry| expiry < as_of) {
+    } else if suspect.is_some() {
+        Some(AdditionalInfo::Suspect)
+    } else if expiry_now.is_some_and(|expiry| expiry < as_of) {
         Some(AdditionalInfo::Expired)
+    } else if extended.is_some() {
+        Some(AdditionalInfo::ExpirationExtended)
     } else {
         None
     };
@@ -215,6 +249,41 @@ pub fn verify(
         additional_info,
         status,
         custodian,
+    }
+}
+
+/// The investigation record covering a package: its own, else its lot's (an
+/// illegitimate finding on either wins).
+pub fn suspect_record(
+    state: &(impl StateView + ?Sized),
+    gtin: &str,
+    serial: &str,
+    lot: Option<&str>,
+) -> Option<SuspectRecord> {
+    let package = load::<SuspectRecord>(
+        state,
+        &keys::suspect(&SuspectTarget::Package {
+            gtin: gtin.to_string(),
+            serial: serial.to_string(),
+        }),
+    );
+    let lot = lot.and_then(|lot| {
+        load::<SuspectRecord>(
+            state,
+            &keys::suspect(&SuspectTarget::Lot {
+                gtin: gtin.to_string(),
+                lot: lot.to_string(),
+            }),
+        )
+    });
+    match (package, lot) {
+        (Some(package), Some(lot))
+            if package.illegitimate.is_none() && lot.illegitimate.is_some() =>
+        {
+            Some(lot)
+        }
+        (Some(package), _) => Some(package),
+        (None, lot) => lot,
     }
 }
 

@@ -7,7 +7,9 @@
 use crate::codec::Digest32;
 use serde::{Deserialize, Serialize};
 
-/// Why a transaction was accepted or rejected. Stable numbers; append only.
+/// Why a transaction was accepted or rejected. Stable numbers; append only (new
+/// variants are declared at the end, whatever their number, so the serde variant
+/// indices of existing ones never change).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u32)]
 pub enum Outcome {
@@ -116,6 +118,28 @@ pub enum Outcome {
     AlreadyDeclared = 601,
     /// A later event changed the same objects; declare that one first.
     DeclarationSuperseded = 602,
+
+    // Added later. Declared after every older variant so that the serde variant index
+    // of the older ones (what bincode stores for a receipt) does not move; the numbers
+    // still follow the ranges above.
+    /// The transaction's signature (or its public key) does not verify. Recorded by
+    /// the node, which verifies signatures before the rule book sees a transaction.
+    BadSignature = 110,
+    /// Only the brand owner or a regulator may extend a lot's expiry.
+    NotLotAuthority = 306,
+    /// Only the brand owner, a regulator or (for one package) its custodian may mark
+    /// product suspect; only the marking org, the brand owner or a regulator may
+    /// resolve it, and only a regulator may clear an illegitimate determination.
+    NotInvestigationAuthority = 307,
+    /// A transformation input still contains other objects; unpack it first.
+    ContainerNotEmpty = 418,
+    /// The business-transaction link or asset association to remove does not exist.
+    NotLinked = 419,
+    // Suspect product investigations: 700–799.
+    /// The product is already under a suspect-product investigation.
+    AlreadySuspect = 700,
+    /// The product is not under a suspect-product investigation.
+    NotSuspect = 701,
 }
 
 impl Outcome {
@@ -143,6 +167,7 @@ impl Outcome {
         Outcome::MalformedBody,
         Outcome::LimitExceeded,
         Outcome::UnsupportedEvent,
+        Outcome::BadSignature,
         Outcome::QuorumNotMet,
         Outcome::InvalidApproval,
         Outcome::GovernanceConflict,
@@ -154,6 +179,8 @@ impl Outcome {
         Outcome::NotReceiver,
         Outcome::NotRecallAuthority,
         Outcome::NotEventSubmitter,
+        Outcome::NotLotAuthority,
+        Outcome::NotInvestigationAuthority,
         Outcome::DuplicateSerial,
         Outcome::UnknownObject,
         Outcome::ObjectDecommissioned,
@@ -172,11 +199,15 @@ impl Outcome {
         Outcome::UnknownDestination,
         Outcome::ShipToSelf,
         Outcome::RepeatedObject,
+        Outcome::ContainerNotEmpty,
+        Outcome::NotLinked,
         Outcome::AlreadyRecalled,
         Outcome::NotRecalled,
         Outcome::UnknownDeclaredEvent,
         Outcome::AlreadyDeclared,
         Outcome::DeclarationSuperseded,
+        Outcome::AlreadySuspect,
+        Outcome::NotSuspect,
     ];
 }
 

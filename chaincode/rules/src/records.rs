@@ -143,6 +143,8 @@ pub enum ObjectStatus {
     Sample,
     /// Exported out of the market (decommissioned, irreversible).
     Exported,
+    /// Consumed by a transformation (decommissioned, irreversible).
+    Consumed,
 }
 
 impl ObjectStatus {
@@ -165,6 +167,9 @@ pub enum DecommissionKind {
     Sample,
     /// Exported.
     Exported,
+    /// Consumed as the input of a transformation (only through
+    /// [`crate::ops::Op::Transform`]).
+    Transformed,
 }
 
 impl DecommissionKind {
@@ -176,6 +181,7 @@ impl DecommissionKind {
             DecommissionKind::Stolen => ObjectStatus::Stolen,
             DecommissionKind::Sample => ObjectStatus::Sample,
             DecommissionKind::Exported => ObjectStatus::Exported,
+            DecommissionKind::Transformed => ObjectStatus::Consumed,
         }
     }
 
@@ -223,6 +229,15 @@ pub struct ObjectRecord {
     /// Direct children (sorted). Kept in the container's record rather than as
     /// separate edge keys: packing 100 units is one record write, not 100.
     pub children: Vec<ObjectKey>,
+    /// What is inside, at every depth: the lot-bearing units (SGTINs) counted per
+    /// GTIN, lot and expiry, sorted. Shipping, receiving, decommissioning and
+    /// reinstating a container check recalls and expiry and count per lot from this
+    /// summary instead of reading every record inside. Maintained by packing,
+    /// unpacking and taking a unit out, on the container and all containers above it.
+    pub contents: Vec<ContentCount>,
+    /// Number of objects inside, at every depth (SSCCs and units without a lot
+    /// included).
+    pub contents_total: u64,
     /// Set while decommissioned.
     pub decommissioning: Option<Decommissioning>,
     /// Org that commissioned it.
@@ -232,6 +247,51 @@ pub struct ObjectRecord {
     pub commissioned_event: Digest32,
     /// Event sequence number of the last event that changed this record.
     pub last_event_seq: u64,
+}
+
+/// Lot-bearing units of one GTIN, lot and expiry inside a container
+/// ([`ObjectRecord::contents`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ContentCount {
+    /// GTIN-14.
+    pub gtin: String,
+    /// Lot.
+    pub lot: String,
+    /// Expiry, if the units have one.
+    pub expiry: Option<Date>,
+    /// Number of units.
+    pub count: u64,
+}
+
+/// Adds (or, with `subtract`, removes) `delta` to a sorted contents summary.
+///
+/// # Panics
+/// Panics if a subtraction removes units the summary does not hold: the summaries
+/// are maintained by the rule book alone, so that is corruption.
+pub fn merge_contents(contents: &mut Vec<ContentCount>, delta: &[ContentCount], subtract: bool) {
+    for item in delta {
+        let position = contents.binary_search_by(|probe| {
+            (probe.gtin.as_str(), probe.lot.as_str(), probe.expiry).cmp(&(
+                item.gtin.as_str(),
+                item.lot.as_str(),
+                item.expiry,
+            ))
+        });
+        match (position, subtract) {
+            (Ok(index), false) => contents[index].count += item.count,
+            (Err(index), false) => contents.insert(index, item.clone()),
+            (Ok(index), true) => {
+                let held = &mut contents[index].count;
+                *held = held
+                    .checked_sub(item.count)
+                    .expect("container summary holds fewer units than removed");
+                if *held == 0 {
+                    contents.remove(index);
+                }
+            }
+            (Err(_), true) => panic!("container summary lacks units being removed"),
+        }
+    }
 }
 
 /// What an event did to one object (one entry of its history).
@@ -264,6 +324,21 @@ pub enum HistoryAction {
     ErrorDeclared {
         /// Hash of the erroneous event.
         event_hash: Digest32,
+    },
+    /// Linked to, unlinked from or confirmed with business transactions
+    /// (TransactionEvent).
+    BizTransactions {
+        /// What happened to the links.
+        action: crate::ops::LinkAction,
+        /// The transactions.
+        transactions: Vec<crate::ops::BizTransaction>,
+    },
+    /// Associated with, disassociated from or seen with an asset (AssociationEvent).
+    Associated {
+        /// What happened to the association.
+        action: crate::ops::LinkAction,
+        /// The asset.
+        asset: String,
     },
 }
 
@@ -312,6 +387,8 @@ pub struct LotCounters {
     pub reinstated: u64,
     /// Units involved in receiving discrepancies.
     pub discrepancies: u64,
+    /// Consumed as inputs of transformations.
+    pub transformed: u64,
 }
 
 impl LotCounters {
@@ -326,6 +403,7 @@ impl LotCounters {
         self.decommissioned_other += other.decommissioned_other;
         self.reinstated += other.reinstated;
         self.discrepancies += other.discrepancies;
+        self.transformed += other.transformed;
     }
 
     /// Field-wise subtraction (saturating; used when an event is declared erroneous).
@@ -341,6 +419,7 @@ impl LotCounters {
             .saturating_sub(other.decommissioned_other);
         self.reinstated = self.reinstated.saturating_sub(other.reinstated);
         self.discrepancies = self.discrepancies.saturating_sub(other.discrepancies);
+        self.transformed = self.transformed.saturating_sub(other.transformed);
     }
 }
 
@@ -377,10 +456,45 @@ pub struct EventRecord {
 }
 
 /// `undo/{event_hash}`: before-images of the undoable keys the event wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Serialize` is written by hand so that keys and values go to the encoder as byte
+/// slices (one write each) rather than element by element; under bincode the bytes are
+/// exactly those of the derived form (length, then the raw bytes), which a unit test
+/// checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct UndoRecord {
     /// Key → value before the event (`None` = absent).
     pub before: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Serialize for UndoRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut record = serializer.serialize_struct("UndoRecord", 1)?;
+        record.serialize_field("before", &BeforeImages(&self.before))?;
+        record.end()
+    }
+}
+
+struct BeforeImages<'a>(&'a [(Vec<u8>, Option<Vec<u8>>)]);
+
+impl Serialize for BeforeImages<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            seq.serialize_element(&(ByteSlice(key), value.as_deref().map(ByteSlice)))?;
+        }
+        seq.end()
+    }
+}
+
+struct ByteSlice<'a>(&'a [u8]);
+
+impl Serialize for ByteSlice<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
 }
 
 /// `recall/{gtin}\0{lot}`.
@@ -429,4 +543,105 @@ pub struct DiscrepancyRecord {
     pub unexpected: Vec<ObjectKey>,
     /// Height.
     pub height: u64,
+}
+
+/// What a suspect-product investigation covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuspectTarget {
+    /// One package (SGTIN).
+    Package {
+        /// GTIN-14.
+        gtin: String,
+        /// Serial.
+        serial: String,
+    },
+    /// Every package of a lot.
+    Lot {
+        /// GTIN-14.
+        gtin: String,
+        /// Lot.
+        lot: String,
+    },
+}
+
+/// How a suspect-product investigation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuspectResolution {
+    /// Not illegitimate: the mark is removed.
+    Cleared,
+    /// Determined illegitimate: the record stays, and verification answers
+    /// `Illegitimate`. Only a regulator may clear it afterwards.
+    Illegitimate,
+}
+
+/// `suspect/{gtin}\0P{serial}` or `suspect/{gtin}\0L{lot}`: an open investigation
+/// or an illegitimate determination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspectRecord {
+    /// Org that opened the investigation.
+    pub org: OrgId,
+    /// Height it was opened.
+    pub height: u64,
+    /// Reason given.
+    pub reason: String,
+    /// Set once the product is determined illegitimate.
+    pub illegitimate: Option<IllegitimateFinding>,
+}
+
+/// An illegitimate determination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IllegitimateFinding {
+    /// Org that determined it.
+    pub org: OrgId,
+    /// Height.
+    pub height: u64,
+    /// Note given.
+    pub note: String,
+}
+
+/// `expext/{gtin}\0{lot}`: an expiry extension of a lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryExtension {
+    /// The extended expiry, `yyyymmdd`.
+    pub expiry: Date,
+    /// Org that extended it.
+    pub org: OrgId,
+    /// Height.
+    pub height: u64,
+}
+
+/// `btx/{type}\0{id}\0{object}` and `assoc/{asset}\0{object}`: who made a link, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// Org that made the link.
+    pub org: OrgId,
+    /// Event sequence number of the event that made it.
+    pub event_seq: u64,
+    /// Height.
+    pub height: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_record_encodes_like_the_derived_form() {
+        #[derive(Serialize)]
+        struct Derived {
+            before: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+        }
+        let before = vec![
+            (b"obj/Sx".to_vec(), Some(vec![0u8; 300])),
+            (b"ship/y".to_vec(), None),
+            (Vec::new(), Some(Vec::new())),
+        ];
+        let derived = crate::codec::encode(&Derived {
+            before: before.clone(),
+        });
+        let record = UndoRecord { before };
+        let encoded = crate::codec::encode(&record);
+        assert_eq!(encoded, derived);
+        assert_eq!(crate::codec::decode::<UndoRecord>(&encoded), Some(record));
+    }
 }

@@ -5,15 +5,20 @@
 
 use crate::codec::{self, Digest32};
 use crate::ident::{
-    LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
+    Date, LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
 };
 use crate::keys;
 use crate::membership::{self, load, store};
-use crate::ops::{AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, OBJECTS_PER_OP_MAX, Op, Party};
+use crate::ops::{
+    AFFECTED_OBJECTS_MAX, AGGREGATION_DEPTH_MAX, BIZ_TRANSACTIONS_MAX, BizTransaction, LinkAction,
+    OBJECTS_PER_OP_MAX, Op, Party, REFERENCE_LENGTH_MAX,
+};
 use crate::receipt::{Exception, Outcome, Rejection, RuleResult, reject};
 use crate::records::{
-    DecommissionKind, Decommissioning, DiscrepancyRecord, HistoryAction, HistoryEntry, LotCounters,
-    ObjectRecord, ObjectStatus, OrgId, RecallRecord, ShipmentRecord, ShipmentStatus,
+    ContentCount, DecommissionKind, Decommissioning, DiscrepancyRecord, ExpiryExtension,
+    HistoryAction, IllegitimateFinding, LinkRecord, LotCounters, ObjectRecord, ObjectStatus, OrgId,
+    RecallRecord, Role, ShipmentRecord, ShipmentStatus, SuspectRecord, SuspectResolution,
+    SuspectTarget, merge_contents,
 };
 use crate::state::StateView;
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +36,7 @@ pub(crate) struct EventCtx<'c> {
     pub(crate) op_index: u64,
     counters: Vec<((String, String), LotCounters)>,
     recalls: Vec<((String, String), bool)>,
+    extensions: Vec<((String, String), Option<Date>)>,
 }
 
 impl<'c> EventCtx<'c> {
@@ -50,6 +56,7 @@ impl<'c> EventCtx<'c> {
             op_index: 0,
             counters: Vec::new(),
             recalls: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -64,6 +71,29 @@ impl<'c> EventCtx<'c> {
         let (Some(gtin), Some(lot)) = (object.gtin(), record.lot.as_deref()) else {
             return;
         };
+        self.count_units(gtin, lot, 1, field);
+    }
+
+    /// Counts the object and, from its contents summary, everything inside it.
+    fn count_all(
+        &mut self,
+        object: &ObjectKey,
+        record: &ObjectRecord,
+        field: fn(&mut LotCounters) -> &mut u64,
+    ) {
+        self.count(object, record, field);
+        for item in &record.contents {
+            self.count_units(&item.gtin, &item.lot, item.count, field);
+        }
+    }
+
+    fn count_units(
+        &mut self,
+        gtin: &str,
+        lot: &str,
+        units: u64,
+        field: fn(&mut LotCounters) -> &mut u64,
+    ) {
         let position = self
             .counters
             .iter()
@@ -76,7 +106,7 @@ impl<'c> EventCtx<'c> {
                 self.counters.len() - 1
             }
         };
-        *field(&mut self.counters[index].1) += 1;
+        *field(&mut self.counters[index].1) += units;
     }
 
     /// The counter deltas of the event, keyed by (GTIN, lot).
@@ -98,6 +128,34 @@ impl<'c> EventCtx<'c> {
         recalled
     }
 
+    /// The expiry of a unit of `gtin`/`lot` printed as `printed`, after any expiry
+    /// extension of the lot (an extension never shortens it).
+    fn expiry_after_extension(
+        &mut self,
+        state: &impl StateView,
+        gtin: &str,
+        lot: &str,
+        printed: Option<Date>,
+    ) -> Option<Date> {
+        let printed = printed?;
+        let cached = self
+            .extensions
+            .iter()
+            .find(|((g, l), _)| g == gtin && l == lot)
+            .map(|(_, extended)| *extended);
+        let extended = match cached {
+            Some(extended) => extended,
+            None => {
+                let extended = load::<ExpiryExtension>(state, &keys::expiry_extension(gtin, lot))
+                    .map(|record| record.expiry);
+                self.extensions
+                    .push(((gtin.to_string(), lot.to_string()), extended));
+                extended
+            }
+        };
+        Some(extended.map_or(printed, |extended| extended.max(printed)))
+    }
+
     fn today(&self) -> u32 {
         date_from_unix_ms(self.timestamp_ms)
     }
@@ -112,8 +170,11 @@ pub fn load_object(state: &(impl StateView + ?Sized), object: &ObjectKey) -> Opt
 /// keeps the bytes it read as the before-image, sparing the write a second look-up).
 /// Use [`load_object`] for records that are only read.
 fn load_for_update(state: &mut impl StateView, object: &ObjectKey) -> Option<ObjectRecord> {
-    let bytes = state.get_before_write(&keys::object(object))?;
-    Some(codec::decode(&bytes).expect("corrupt object record"))
+    let mut record = None;
+    state.read_before_write(&keys::object(object), &mut |bytes| {
+        record = Some(codec::decode(bytes).expect("corrupt object record"));
+    });
+    record
 }
 
 fn require_for_update(state: &mut impl StateView, object: &ObjectKey) -> RuleResult<ObjectRecord> {
@@ -153,16 +214,30 @@ fn history(
     action: HistoryAction,
     via: Option<&ObjectKey>,
 ) {
-    let entry = HistoryEntry {
+    // Encoded through a borrowing twin of `HistoryEntry` (same fields, same order, so
+    // the same bytes) to spare copying the org and the container key per entry.
+    let entry = HistoryEntryRef {
         event_seq: ev.event_seq,
-        event_hash: ev.event_hash,
+        event_hash: &ev.event_hash,
         height: ev.height,
         timestamp_ms: ev.timestamp_ms,
-        org: ev.org.to_string(),
-        action,
-        via: via.cloned(),
+        org: ev.org,
+        action: &action,
+        via,
     };
     store(state, keys::history(object, ev.event_seq), &entry);
+}
+
+/// [`crate::records::HistoryEntry`] with borrowed fields; serialises to the same bytes.
+#[derive(serde::Serialize)]
+pub(crate) struct HistoryEntryRef<'a> {
+    pub(crate) event_seq: u64,
+    pub(crate) event_hash: &'a Digest32,
+    pub(crate) height: u64,
+    pub(crate) timestamp_ms: u64,
+    pub(crate) org: &'a str,
+    pub(crate) action: &'a HistoryAction,
+    pub(crate) via: Option<&'a ObjectKey>,
 }
 
 /// Checks list size and repeats.
@@ -176,11 +251,11 @@ fn check_list(objects: &[ObjectKey], allow_empty: bool) -> RuleResult<()> {
             format!("more than {OBJECTS_PER_OP_MAX} objects"),
         );
     }
-    let mut seen = BTreeSet::new();
-    for object in objects {
-        if !seen.insert(object) {
-            return reject(Outcome::RepeatedObject, format!("{object} listed twice"));
-        }
+    // Sorting references finds repeats without building a set.
+    let mut sorted: Vec<&ObjectKey> = objects.iter().collect();
+    sorted.sort_unstable();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return reject(Outcome::RepeatedObject, format!("{} listed twice", pair[0]));
     }
     Ok(())
 }
@@ -257,6 +332,94 @@ pub fn ancestors(state: &(impl StateView + ?Sized), record: &ObjectRecord) -> Ve
     chain
 }
 
+/// The lot-bearing units an object stands for: itself (an SGTIN with a lot) first,
+/// then its contents summary, as `(gtin, lot, expiry, count)`.
+fn lot_units<'r>(
+    object: &'r ObjectKey,
+    record: &'r ObjectRecord,
+) -> impl Iterator<Item = (&'r str, &'r str, Option<u32>, u64)> + 'r {
+    let own = match (object.gtin(), record.lot.as_deref()) {
+        (Some(gtin), Some(lot)) => Some((gtin, lot, record.expiry, 1)),
+        _ => None,
+    };
+    own.into_iter().chain(record.contents.iter().map(|item| {
+        (
+            item.gtin.as_str(),
+            item.lot.as_str(),
+            item.expiry,
+            item.count,
+        )
+    }))
+}
+
+/// Rejects acting on an object that, with everything inside it, exceeds
+/// [`AFFECTED_OBJECTS_MAX`].
+fn check_affected(object: &ObjectKey, record: &ObjectRecord) -> RuleResult<()> {
+    if record.contents_total.saturating_add(1) > AFFECTED_OBJECTS_MAX {
+        return reject(
+            Outcome::LimitExceeded,
+            format!("{object} contains too many objects"),
+        );
+    }
+    Ok(())
+}
+
+/// What an object adds to the summary of every container it is packed into: itself
+/// (if it is a lot-bearing unit) and its own contents.
+fn contribution(
+    object: &ObjectKey,
+    record: &ObjectRecord,
+    delta: &mut Vec<ContentCount>,
+    total: &mut u64,
+) {
+    if let (Some(gtin), Some(lot)) = (object.gtin(), record.lot.as_deref()) {
+        let own = ContentCount {
+            gtin: gtin.to_string(),
+            lot: lot.to_string(),
+            expiry: record.expiry,
+            count: 1,
+        };
+        merge_contents(delta, std::slice::from_ref(&own), false);
+    }
+    merge_contents(delta, &record.contents, false);
+    *total += 1 + record.contents_total;
+}
+
+fn apply_contribution(
+    record: &mut ObjectRecord,
+    delta: &[ContentCount],
+    total: u64,
+    subtract: bool,
+) {
+    merge_contents(&mut record.contents, delta, subtract);
+    record.contents_total = if subtract {
+        record
+            .contents_total
+            .checked_sub(total)
+            .expect("container summary holds fewer objects than removed")
+    } else {
+        record.contents_total + total
+    };
+}
+
+/// Applies a contents change to each container in `containers` (the ones above the
+/// container that changed).
+fn update_containers(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    containers: &[ObjectKey],
+    delta: &[ContentCount],
+    total: u64,
+    subtract: bool,
+) -> RuleResult<()> {
+    for container in containers {
+        let mut record = require_for_update(state, container)?;
+        apply_contribution(&mut record, delta, total, subtract);
+        save_object(state, ev, container, &mut record);
+    }
+    Ok(())
+}
+
 /// The record that governs an object: its own if it is not packed, otherwise its own
 /// identity (lot, expiry, parent, children) with the status, custody, transit and
 /// decommissioning of its outermost container.
@@ -304,6 +467,22 @@ pub(crate) fn apply_op(
         } => decommission(state, ev, objects, *kind, location.as_deref()),
         Op::Reinstate { objects, location } => reinstate(state, ev, objects, location.as_deref()),
         Op::Observe { objects } => observe(state, ev, objects),
+        Op::Transform {
+            inputs,
+            outputs,
+            lot,
+            expiry,
+        } => transform(state, ev, inputs, outputs, lot.as_deref(), *expiry),
+        Op::LinkTransactions {
+            objects,
+            transactions,
+            action,
+        } => link_transactions(state, ev, objects, transactions, *action),
+        Op::Associate {
+            asset,
+            objects,
+            action,
+        } => associate(state, ev, asset, objects, *action),
     }
 }
 
@@ -399,6 +578,8 @@ fn commission(
             shipment: None,
             parent: None,
             children: Vec::new(),
+            contents: Vec::new(),
+            contents_total: 0,
             decommissioning: None,
             commissioned_by: ev.org.to_string(),
             commissioned_event: ev.event_hash,
@@ -439,6 +620,8 @@ fn pack(
                 shipment: None,
                 parent: None,
                 children: Vec::new(),
+                contents: Vec::new(),
+                contents_total: 0,
                 decommissioning: None,
                 commissioned_by: ev.org.to_string(),
                 commissioned_event: ev.event_hash,
@@ -484,7 +667,10 @@ fn pack(
     if parent_ancestors.len() as u64 + 1 > AGGREGATION_DEPTH_MAX {
         return reject(Outcome::LimitExceeded, "aggregation too deep");
     }
+    let mut delta = Vec::new();
+    let mut total = 0u64;
     for (child, mut record) in children.iter().zip(records) {
+        contribution(child, &record, &mut delta, &mut total);
         record.parent = Some(parent.clone());
         save_object(state, ev, child, &mut record);
         history(
@@ -498,6 +684,7 @@ fn pack(
     }
     parent_record.children.extend(children.iter().cloned());
     parent_record.children.sort();
+    apply_contribution(&mut parent_record, &delta, total, false);
     save_object(state, ev, parent, &mut parent_record);
     history(
         state,
@@ -506,6 +693,7 @@ fn pack(
         HistoryAction::PackedChildren(children.len() as u64),
         None,
     );
+    update_containers(state, ev, &parent_ancestors, &delta, total, false)?;
     Ok(())
 }
 
@@ -554,6 +742,8 @@ fn unpack(
             );
         }
     }
+    let mut delta = Vec::new();
+    let mut total = 0u64;
     for child in &listed {
         let mut record = require_for_update(state, child)?;
         assert_eq!(
@@ -561,6 +751,7 @@ fn unpack(
             Some(parent),
             "child edge and parent field disagree"
         );
+        contribution(child, &record, &mut delta, &mut total);
         record.parent = None;
         // The child takes over the custody it had through its container.
         record.status = governing.status;
@@ -583,7 +774,10 @@ fn unpack(
         .children
         .retain(|child| !removed.contains(child));
     assert_eq!(parent_record.children.len() + listed.len(), before);
+    apply_contribution(&mut parent_record, &delta, total, true);
+    let above = ancestors(state, &parent_record);
     save_object(state, ev, parent, &mut parent_record);
+    update_containers(state, ev, &above, &delta, total, true)?;
     history(
         state,
         ev,
@@ -641,22 +835,19 @@ fn ship(
                 format!("{object} is packed in {parent}"),
             );
         }
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
+        check_affected(object, &record)?;
+        for (gtin, lot, _, _) in lot_units(object, &record) {
             // A recalled lot may only travel back to its brand owner.
             if ev.is_recalled(state, gtin, lot)
                 && membership::brand_owner(state, gtin).as_deref() != Some(receiver.as_str())
             {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
         }
-        trees.push(tree);
+        trees.push((object.clone(), record));
     }
     let id = shipment_id(&ev.event_hash, ev.op_index);
     let mut top: Vec<ObjectKey> = objects.to_vec();
@@ -669,9 +860,7 @@ fn ship(
         status: ShipmentStatus::Open,
     };
     store(state, keys::shipment(&id), &shipment);
-    for tree in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record) in trees {
         record.status = ObjectStatus::InTransit;
         record.in_transit_to = Some(receiver.clone());
         record.shipment = Some(id);
@@ -680,10 +869,7 @@ fn ship(
             to: receiver.clone(),
         };
         history(state, ev, &root, action, None);
-        ev.count(&root, &record, |c| &mut c.shipped);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, |c| &mut c.shipped);
-        }
+        ev.count_all(&root, &record, |c| &mut c.shipped);
     }
     Ok(())
 }
@@ -743,19 +929,15 @@ fn receive(
             })
             .cloned()
             .collect();
-        for (root, record) in received {
-            let mut nodes = subtree(state, &root, record)?.into_iter();
-            let (root, mut record) = nodes.next().expect("a tree has a root");
+        for (root, mut record) in received {
+            check_affected(&root, &record)?;
             record.status = ObjectStatus::Active;
             record.custodian = ev.org.to_string();
             record.in_transit_to = None;
             record.shipment = None;
             save_object(state, ev, &root, &mut record);
             history(state, ev, &root, HistoryAction::Received, None);
-            ev.count(&root, &record, |c| &mut c.received);
-            for (node, node_record) in nodes {
-                ev.count(&node, &node_record, |c| &mut c.received);
-            }
+            ev.count_all(&root, &record, |c| &mut c.received);
         }
         shipment.status = ShipmentStatus::Received;
         store(state, keys::shipment(&shipment_id), &shipment);
@@ -804,37 +986,47 @@ fn decommission(
     location: Option<&str>,
 ) -> RuleResult<()> {
     check_list(objects, false)?;
+    if kind == DecommissionKind::Transformed {
+        return reject(
+            Outcome::MalformedBody,
+            "objects are consumed by a transformation (Transform), not decommissioned",
+        );
+    }
     let today = ev.today();
     let mut trees = Vec::with_capacity(objects.len());
     for object in objects {
         let record = require_for_update(state, object)?;
         let governing = effective(state, &record);
         require_held_active(object, &governing, ev.org)?;
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
-            let supplies = matches!(
-                kind,
-                DecommissionKind::Dispensed | DecommissionKind::Sample | DecommissionKind::Exported
-            );
+        check_affected(object, &record)?;
+        let supplies = matches!(
+            kind,
+            DecommissionKind::Dispensed | DecommissionKind::Sample | DecommissionKind::Exported
+        );
+        // The object itself first, then its contents (all recalls before expiries).
+        for (gtin, lot, expiry, count) in lot_units(object, &record) {
             if supplies && ev.is_recalled(state, gtin, lot) {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
-            if kind == DecommissionKind::Dispensed
-                && node_record.expiry.is_some_and(|expiry| expiry < today)
-            {
+            let expiry = if kind == DecommissionKind::Dispensed {
+                ev.expiry_after_extension(state, gtin, lot, expiry)
+            } else {
+                None
+            };
+            if expiry.is_some_and(|e| e < today) {
                 return reject(
                     Outcome::Expired,
-                    format!("{node} expired on {}", node_record.expiry.unwrap_or(0)),
+                    format!(
+                        "{object} holds {count} unit(s) of lot {lot} that expired on {}",
+                        expiry.unwrap_or(0)
+                    ),
                 );
             }
         }
-        trees.push((tree, governing));
+        trees.push((object.clone(), record, governing));
     }
     let decommissioning = Decommissioning {
         kind,
@@ -842,9 +1034,7 @@ fn decommission(
         timestamp_ms: ev.timestamp_ms,
         location: location.map(str::to_string),
     };
-    for (tree, governing) in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record, governing) in trees {
         // Taking a unit out of a case to dispense it removes it from the case; it takes
         // over the custody it had through the case.
         if let Some(parent) = record.parent.take() {
@@ -854,7 +1044,13 @@ fn decommission(
                 .binary_search(&root)
                 .expect("child missing from its parent");
             parent_record.children.remove(position);
+            let mut delta = Vec::new();
+            let mut total = 0u64;
+            contribution(&root, &record, &mut delta, &mut total);
+            apply_contribution(&mut parent_record, &delta, total, true);
+            let above = ancestors(state, &parent_record);
             save_object(state, ev, &parent, &mut parent_record);
+            update_containers(state, ev, &above, &delta, total, true)?;
             history(state, ev, &root, HistoryAction::UnpackedFrom(parent), None);
             record.custodian = governing.custodian;
             record.in_transit_to = None;
@@ -869,10 +1065,7 @@ fn decommission(
             DecommissionKind::Destroyed => |c| &mut c.destroyed,
             _ => |c| &mut c.decommissioned_other,
         };
-        ev.count(&root, &record, counter);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, counter);
-        }
+        ev.count_all(&root, &record, counter);
     }
     Ok(())
 }
@@ -928,34 +1121,30 @@ fn reinstate(
                 format!("{object} was decommissioned more than 10 days ago"),
             );
         }
-        let tree = subtree(state, object, record)?;
-        for (node, node_record) in &tree {
-            let (Some(gtin), Some(lot)) = (node.gtin(), node_record.lot.as_deref()) else {
-                continue;
-            };
+        check_affected(object, &record)?;
+        for (gtin, lot, expiry, _) in lot_units(object, &record) {
             if ev.is_recalled(state, gtin, lot) {
                 return reject(
                     Outcome::LotRecalled,
-                    format!("{node} belongs to recalled lot {lot}"),
+                    format!("{object} holds units of recalled lot {lot}"),
                 );
             }
-            if node_record.expiry.is_some_and(|expiry| expiry < today) {
-                return reject(Outcome::Expired, format!("{node} is expired"));
+            let expiry = ev.expiry_after_extension(state, gtin, lot, expiry);
+            if expiry.is_some_and(|e| e < today) {
+                return reject(
+                    Outcome::Expired,
+                    format!("{object} holds expired units of lot {lot}"),
+                );
             }
         }
-        trees.push(tree);
+        trees.push((object.clone(), record));
     }
-    for tree in trees {
-        let mut nodes = tree.into_iter();
-        let (root, mut record) = nodes.next().expect("a tree has a root");
+    for (root, mut record) in trees {
         record.status = ObjectStatus::Active;
         record.decommissioning = None;
         save_object(state, ev, &root, &mut record);
         history(state, ev, &root, HistoryAction::Reinstated, None);
-        ev.count(&root, &record, |c| &mut c.reinstated);
-        for (node, node_record) in nodes {
-            ev.count(&node, &node_record, |c| &mut c.reinstated);
-        }
+        ev.count_all(&root, &record, |c| &mut c.reinstated);
     }
     Ok(())
 }
@@ -1052,4 +1241,435 @@ pub(crate) fn release(
     }
     state.delete(&key);
     Ok(())
+}
+
+// ---- Transformation, business transactions, associations ----
+
+fn transform(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    inputs: &[ObjectKey],
+    outputs: &[ObjectKey],
+    lot: Option<&str>,
+    expiry: Option<Date>,
+) -> RuleResult<()> {
+    check_list(inputs, false)?;
+    check_list(outputs, false)?;
+    if let Some(both) = inputs.iter().find(|input| outputs.contains(input)) {
+        return reject(
+            Outcome::RepeatedObject,
+            format!("{both} is both an input and an output"),
+        );
+    }
+    let mut consumed = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let record = require_for_update(state, input)?;
+        if let Some(parent) = &record.parent {
+            return reject(
+                Outcome::ObjectInsideContainer,
+                format!("{input} is packed in {parent}; unpack it first"),
+            );
+        }
+        require_held_active(input, &record, ev.org)?;
+        if !record.children.is_empty() {
+            return reject(
+                Outcome::ContainerNotEmpty,
+                format!("{input} still contains objects; unpack it first"),
+            );
+        }
+        if let (Some(gtin), Some(lot)) = (input.gtin(), record.lot.as_deref()) {
+            // Recalled product may not be turned into new product.
+            if ev.is_recalled(state, gtin, lot) {
+                return reject(
+                    Outcome::LotRecalled,
+                    format!("{input} belongs to recalled lot {lot}"),
+                );
+            }
+        }
+        consumed.push(record);
+    }
+    // Outputs are commissioned under the commissioning rules (authority, lot,
+    // duplicate serials with their exception counter).
+    commission(state, ev, outputs, lot, expiry)?;
+    let decommissioning = Decommissioning {
+        kind: DecommissionKind::Transformed,
+        org: ev.org.to_string(),
+        timestamp_ms: ev.timestamp_ms,
+        location: None,
+    };
+    for (input, mut record) in inputs.iter().zip(consumed) {
+        record.status = ObjectStatus::Consumed;
+        record.decommissioning = Some(decommissioning.clone());
+        save_object(state, ev, input, &mut record);
+        history(
+            state,
+            ev,
+            input,
+            HistoryAction::Decommissioned(DecommissionKind::Transformed),
+            None,
+        );
+        ev.count(input, &record, |c| &mut c.transformed);
+    }
+    Ok(())
+}
+
+/// Checks a reference (business transaction id or type, asset id): at most
+/// [`REFERENCE_LENGTH_MAX`] bytes, no control characters.
+fn check_reference(what: &str, text: &str, allow_empty: bool) -> RuleResult<()> {
+    if (text.is_empty() && !allow_empty)
+        || text.len() > REFERENCE_LENGTH_MAX
+        || text.chars().any(char::is_control)
+    {
+        return reject(Outcome::MalformedBody, format!("bad {what} {text:?}"));
+    }
+    Ok(())
+}
+
+/// The signer may link an object it holds, or one in transit to it.
+fn require_holder_or_receiver(
+    state: &impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+) -> RuleResult<()> {
+    let record = effective(state, &require_object(state, object)?);
+    if record.custodian == ev.org || record.in_transit_to.as_deref() == Some(ev.org) {
+        return Ok(());
+    }
+    reject(
+        Outcome::NotCustodian,
+        format!("{object} is held by {}, not {}", record.custodian, ev.org),
+    )
+}
+
+/// Adds, removes or observes links under `prefix_of(reference)` for each object.
+/// With no objects, `Delete` removes every link the signer made under the prefix.
+fn apply_links(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    objects: &[ObjectKey],
+    action: LinkAction,
+    prefix: &[u8],
+    what: &str,
+) -> RuleResult<Vec<ObjectKey>> {
+    let link_key = |object: &ObjectKey| {
+        let mut key = prefix.to_vec();
+        object.write_key(&mut key);
+        key
+    };
+    if objects.is_empty() {
+        // DELETE with no objects (checked by the caller): every link the signer made.
+        let mut removed = Vec::new();
+        for (key, bytes) in state.scan_prefix(prefix, OBJECTS_PER_OP_MAX) {
+            let link: LinkRecord = codec::decode(&bytes).expect("corrupt link record");
+            if link.org != ev.org {
+                continue;
+            }
+            let object = ObjectKey::read_key(&key[prefix.len()..]).expect("corrupt link key");
+            state.delete(&key);
+            removed.push(object);
+        }
+        return Ok(removed);
+    }
+    for object in objects {
+        let key = link_key(object);
+        match action {
+            LinkAction::Add => store(
+                state,
+                key,
+                &LinkRecord {
+                    org: ev.org.to_string(),
+                    event_seq: ev.event_seq,
+                    height: ev.height,
+                },
+            ),
+            LinkAction::Delete => {
+                if !state.contains_before_write(&key) {
+                    return reject(
+                        Outcome::NotLinked,
+                        format!("{object} is not linked to {what}"),
+                    );
+                }
+                state.delete(&key);
+            }
+            LinkAction::Observe => {}
+        }
+    }
+    Ok(objects.to_vec())
+}
+
+fn link_transactions(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    objects: &[ObjectKey],
+    transactions: &[BizTransaction],
+    action: LinkAction,
+) -> RuleResult<()> {
+    check_list(objects, action == LinkAction::Delete)?;
+    if transactions.is_empty() {
+        return reject(Outcome::MalformedBody, "no business transaction");
+    }
+    if transactions.len() as u64 > BIZ_TRANSACTIONS_MAX {
+        return reject(
+            Outcome::LimitExceeded,
+            format!("more than {BIZ_TRANSACTIONS_MAX} business transactions"),
+        );
+    }
+    let mut sorted: Vec<&BizTransaction> = transactions.iter().collect();
+    sorted.sort();
+    if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
+        return reject(
+            Outcome::RepeatedObject,
+            "a business transaction is listed twice",
+        );
+    }
+    for transaction in transactions {
+        check_reference("business transaction type", &transaction.biz_type, true)?;
+        check_reference("business transaction id", &transaction.id, false)?;
+    }
+    for object in objects {
+        require_holder_or_receiver(state, ev, object)?;
+    }
+    let mut touched: BTreeSet<ObjectKey> = BTreeSet::new();
+    for transaction in transactions {
+        let prefix = keys::biz_transaction_links(&transaction.biz_type, &transaction.id);
+        let what = format!("{} {}", transaction.biz_type, transaction.id);
+        touched.extend(apply_links(state, ev, objects, action, &prefix, &what)?);
+    }
+    let mut transactions = transactions.to_vec();
+    transactions.sort();
+    for object in &touched {
+        let entry = HistoryAction::BizTransactions {
+            action,
+            transactions: transactions.clone(),
+        };
+        history(state, ev, object, entry, None);
+    }
+    Ok(())
+}
+
+fn associate(
+    state: &mut impl StateView,
+    ev: &mut EventCtx<'_>,
+    asset: &str,
+    objects: &[ObjectKey],
+    action: LinkAction,
+) -> RuleResult<()> {
+    check_list(objects, action == LinkAction::Delete)?;
+    check_reference("asset", asset, false)?;
+    for object in objects {
+        require_holder_or_receiver(state, ev, object)?;
+    }
+    let prefix = keys::associations_of(asset);
+    let touched = apply_links(state, ev, objects, action, &prefix, asset)?;
+    for object in &touched {
+        let entry = HistoryAction::Associated {
+            action,
+            asset: asset.to_string(),
+        };
+        history(state, ev, object, entry, None);
+    }
+    Ok(())
+}
+
+// ---- Suspect product and expiry extensions (non-event transactions) ----
+
+fn check_target(target: &SuspectTarget) -> RuleResult<&str> {
+    match target {
+        SuspectTarget::Package { gtin, serial } => {
+            if ObjectKey::sgtin(gtin, serial).is_none() {
+                return reject(
+                    Outcome::MalformedBody,
+                    format!("bad package GTIN {gtin:?} serial {serial:?}"),
+                );
+            }
+            Ok(gtin)
+        }
+        SuspectTarget::Lot { gtin, lot } => {
+            check_gtin_lot(gtin, lot)?;
+            Ok(gtin)
+        }
+    }
+}
+
+fn is_regulator(state: &impl StateView, org: &str) -> bool {
+    membership::active_org(state, org).is_some_and(|record| record.has_role(Role::Regulator))
+}
+
+/// Opens a suspect-product investigation. Allowed to the GTIN's brand owner, a
+/// regulator, and, for one package, the org holding it (or receiving it).
+pub(crate) fn suspect_mark(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    target: &SuspectTarget,
+    reason: &str,
+) -> RuleResult<()> {
+    let gtin = check_target(target)?;
+    if reason.len() > 1024 {
+        return reject(Outcome::LimitExceeded, "reason longer than 1024 bytes");
+    }
+    let mut allowed =
+        membership::brand_owner(state, gtin).as_deref() == Some(org) || is_regulator(state, org);
+    if let SuspectTarget::Package { gtin, serial } = target {
+        let object = ObjectKey::sgtin(gtin, serial).expect("checked above");
+        let record = effective(state, &require_object(state, &object)?);
+        allowed |= record.custodian == org || record.in_transit_to.as_deref() == Some(org);
+    }
+    if !allowed {
+        return reject(
+            Outcome::NotInvestigationAuthority,
+            format!("{org} may not open an investigation on {target:?}"),
+        );
+    }
+    let key = keys::suspect(target);
+    if state.contains(&key) {
+        return reject(
+            Outcome::AlreadySuspect,
+            format!("{target:?} is already under investigation"),
+        );
+    }
+    store(
+        state,
+        key,
+        &SuspectRecord {
+            org: org.to_string(),
+            height,
+            reason: reason.to_string(),
+            illegitimate: None,
+        },
+    );
+    Ok(())
+}
+
+/// Closes an investigation: the org that opened it, the brand owner or a regulator.
+/// `Cleared` removes the record; `Illegitimate` keeps it with the finding. Clearing
+/// an illegitimate finding (terminating the notification) is for a regulator only.
+pub(crate) fn suspect_resolve(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    target: &SuspectTarget,
+    resolution: SuspectResolution,
+    note: &str,
+) -> RuleResult<()> {
+    let gtin = check_target(target)?;
+    if note.len() > 1024 {
+        return reject(Outcome::LimitExceeded, "note longer than 1024 bytes");
+    }
+    let key = keys::suspect(target);
+    let Some(mut record) = load::<SuspectRecord>(state, &key) else {
+        return reject(
+            Outcome::NotSuspect,
+            format!("{target:?} is not under investigation"),
+        );
+    };
+    let regulator = is_regulator(state, org);
+    let allowed = if record.illegitimate.is_some() {
+        regulator
+    } else {
+        regulator
+            || record.org == org
+            || membership::brand_owner(state, gtin).as_deref() == Some(org)
+    };
+    if !allowed {
+        return reject(
+            Outcome::NotInvestigationAuthority,
+            format!("{org} may not resolve the investigation on {target:?}"),
+        );
+    }
+    match resolution {
+        SuspectResolution::Cleared => state.delete(&key),
+        SuspectResolution::Illegitimate => {
+            if record.illegitimate.is_some() {
+                return reject(
+                    Outcome::AlreadySuspect,
+                    format!("{target:?} is already determined illegitimate"),
+                );
+            }
+            record.illegitimate = Some(IllegitimateFinding {
+                org: org.to_string(),
+                height,
+                note: note.to_string(),
+            });
+            store(state, key, &record);
+        }
+    }
+    Ok(())
+}
+
+/// Extends a lot's expiry (brand owner or regulator). The new date must be valid and
+/// later than any earlier extension.
+pub(crate) fn extend_expiry(
+    state: &mut impl StateView,
+    org: &str,
+    height: u64,
+    gtin: &str,
+    lot: &str,
+    expiry: Date,
+) -> RuleResult<()> {
+    check_gtin_lot(gtin, lot)?;
+    if !is_valid_date(expiry) {
+        return reject(Outcome::MalformedBody, format!("bad expiry {expiry}"));
+    }
+    let is_brand_owner = membership::brand_owner(state, gtin).as_deref() == Some(org);
+    if !is_brand_owner && !is_regulator(state, org) {
+        return reject(
+            Outcome::NotLotAuthority,
+            format!("{org} is neither the brand owner of {gtin} nor a regulator"),
+        );
+    }
+    let key = keys::expiry_extension(gtin, lot);
+    if let Some(previous) = load::<ExpiryExtension>(state, &key) {
+        if expiry <= previous.expiry {
+            return reject(
+                Outcome::MalformedBody,
+                format!(
+                    "{gtin} lot {lot} is already extended to {}",
+                    previous.expiry
+                ),
+            );
+        }
+    }
+    store(
+        state,
+        key,
+        &ExpiryExtension {
+            expiry,
+            org: org.to_string(),
+            height,
+        },
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::HistoryEntry;
+
+    #[test]
+    fn borrowed_history_entry_encodes_like_the_owned_one() {
+        let container = ObjectKey::sscc("106141412345678908").expect("valid SSCC");
+        for via in [None, Some(container.clone())] {
+            let owned = HistoryEntry {
+                event_seq: 300,
+                event_hash: [7; 32],
+                height: 1 << 40,
+                timestamp_ms: 1_767_225_600_000,
+                org: "dist".into(),
+                action: HistoryAction::PackedInto(container.clone()),
+                via: via.clone(),
+            };
+            let borrowed = HistoryEntryRef {
+                event_seq: owned.event_seq,
+                event_hash: &owned.event_hash,
+                height: owned.height,
+                timestamp_ms: owned.timestamp_ms,
+                org: &owned.org,
+                action: &owned.action,
+                via: owned.via.as_ref(),
+            };
+            assert_eq!(codec::encode(&owned), codec::encode(&borrowed));
+        }
+    }
 }

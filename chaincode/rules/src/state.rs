@@ -58,6 +58,19 @@ pub trait StateView {
     fn get_before_write(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         self.get(key)
     }
+
+    /// [`StateView::get_before_write`] that lends the bytes to `read` instead of
+    /// returning them (so a view that keeps the before-image need not copy it).
+    /// Returns whether the key was present.
+    fn read_before_write(&mut self, key: &[u8], read: &mut dyn FnMut(&[u8])) -> bool {
+        match self.get_before_write(key) {
+            Some(value) => {
+                read(&value);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The smallest key greater than every key starting with `prefix` (`None` if the

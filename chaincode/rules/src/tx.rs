@@ -10,8 +10,9 @@
 
 use crate::codec::{self, DOMAIN_TX, Digest32};
 use crate::governance::GovernanceTx;
+use crate::ident::Date;
 use crate::ops::OpsEvent;
-use crate::records::OrgId;
+use crate::records::{OrgId, SuspectResolution, SuspectTarget};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use pedigree_epcis::model::EpcisEvent;
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,32 @@ pub enum TxBody {
         gtin: String,
         /// Lot.
         lot: String,
+    },
+    /// Open a suspect-product investigation (DSCSA) on one package or a whole lot.
+    SuspectMark {
+        /// What is suspect.
+        target: SuspectTarget,
+        /// Free-text reason (at most 1024 bytes).
+        reason: String,
+    },
+    /// Close a suspect-product investigation: cleared, or determined illegitimate.
+    SuspectResolve {
+        /// What was suspect.
+        target: SuspectTarget,
+        /// The finding.
+        resolution: SuspectResolution,
+        /// Free-text note (at most 1024 bytes).
+        note: String,
+    },
+    /// Extend the expiry of a lot (brand owner or regulator), e.g. an approved
+    /// shelf-life extension; verification then answers `ExpirationExtended`.
+    ExtendExpiry {
+        /// GTIN-14.
+        gtin: String,
+        /// Lot.
+        lot: String,
+        /// The new expiry, `yyyymmdd`.
+        expiry: Date,
     },
 }
 

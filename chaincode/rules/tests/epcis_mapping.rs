@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
+use pedigree_chaincode::ops::{BizTransaction, LinkAction};
 use pedigree_chaincode::query::{self, QueryStatus};
+use pedigree_chaincode::records::HistoryAction;
 use pedigree_chaincode::*;
 use pedigree_epcis::model::EpcisEvent;
 
@@ -85,10 +87,19 @@ fn error_declaration_names_the_event_by_hash() {
 #[test]
 fn unmapped_events_are_rejected_with_a_stable_code() {
     let mut net = Net::new();
+    // Class-level transformations (quantity lists) are not tracked.
     let transformation = r#"{"type": "TransformationEvent", "eventTime": "2026-01-02T09:30:00Z", "eventTimeZoneOffset": "+00:00",
-        "inputEPCList": ["urn:epc:id:sgtin:0614141.007346.S1"], "outputEPCList": ["urn:epc:id:sgtin:0614141.007346.S9"]}"#;
+        "inputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.007346.L1", "quantity": 10, "uom": "EA"}],
+        "outputEPCList": ["urn:epc:id:sgtin:0614141.007346.S9"]}"#;
     check(
         &submit(&mut net, "mfg", &events(transformation)[0]),
+        "UnsupportedEvent",
+    );
+    // CBV has no `exported`; only Pedigree's own URI means EU FMD "Exported".
+    let exported_elsewhere = r#"{"type": "ObjectEvent", "eventTime": "2026-01-02T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.007346.S1"], "action": "OBSERVE", "bizStep": "decommissioning", "disposition": "https://example.com/disp/exported"}"#;
+    check(
+        &submit(&mut net, "mfg", &events(exported_elsewhere)[0]),
         "UnsupportedEvent",
     );
     let decommission = r#"{"type": "ObjectEvent", "eventTime": "2026-01-02T09:30:00Z", "eventTimeZoneOffset": "+00:00",
@@ -96,5 +107,110 @@ fn unmapped_events_are_rejected_with_a_stable_code() {
     check(
         &submit(&mut net, "mfg", &events(decommission)[0]),
         "UnsupportedEvent",
+    );
+}
+
+#[test]
+fn exported_uses_the_pedigree_disposition_uri() {
+    let mut net = Net::new();
+    check(&submit(&mut net, "mfg", &events(COMMISSION)[0]), "Applied");
+    let export = format!(
+        r#"{{"type": "ObjectEvent", "eventTime": "2026-01-05T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+          "epcList": ["urn:epc:id:sgtin:0614141.007346.S1"], "action": "OBSERVE", "bizStep": "decommissioning",
+          "disposition": "{}"}}"#,
+        pedigree_chaincode::epcis::EXPORTED_DISPOSITION
+    );
+    check(&submit(&mut net, "mfg", &events(&export)[0]), "Applied");
+    let v = query::verify(&net.state, &unit_gtin(), "S1", None, None, 20260105);
+    assert!(!v.verified);
+    assert_eq!(v.status, Some(QueryStatus::Exported));
+}
+
+#[test]
+fn transformation_event_repackages_units_into_a_new_product() {
+    let mut net = Net::new();
+    check(&submit(&mut net, "mfg", &events(COMMISSION)[0]), "Applied");
+    let transformation = r#"{"type": "TransformationEvent", "eventTime": "2026-01-03T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+        "inputEPCList": ["urn:epc:id:sgtin:0614141.007346.S1", "urn:epc:id:sgtin:0614141.007346.S2"],
+        "outputEPCList": ["https://id.gs1.org/01/10614141073464/21/KIT1"],
+        "bizStep": "repackaging", "disposition": "active",
+        "ilmd": {"cbvmda:lotNumber": "KITLOT", "cbvmda:itemExpirationDate": "2027-03-31"}}"#;
+    check(
+        &submit(&mut net, "mfg", &events(transformation)[0]),
+        "Applied",
+    );
+    let input = query::verify(&net.state, &unit_gtin(), "S1", None, None, 20260105);
+    assert_eq!(input.status, Some(QueryStatus::Consumed));
+    let output = query::verify(
+        &net.state,
+        &case_gtin(),
+        "KIT1",
+        Some("KITLOT"),
+        Some(20270331),
+        20260105,
+    );
+    assert!(output.verified, "{output:?}");
+    assert_eq!(output.custodian.as_deref(), Some("mfg"));
+}
+
+#[test]
+fn transaction_event_links_a_purchase_order_and_shows_in_trace() {
+    let mut net = Net::new();
+    check(&submit(&mut net, "mfg", &events(COMMISSION)[0]), "Applied");
+    let add = r#"{"type": "TransactionEvent", "eventTime": "2026-01-03T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.007346.S1", "urn:epc:id:sgtin:0614141.007346.S2"], "action": "ADD",
+        "bizStep": "shipping",
+        "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:PO-42"}]}"#;
+    check(&submit(&mut net, "mfg", &events(add)[0]), "Applied");
+    let trace = query::trace_uri(&net.state, "urn:epc:id:sgtin:0614141.007346.S2").unwrap();
+    let linked = trace.history.iter().any(|entry| {
+        entry.action
+            == HistoryAction::BizTransactions {
+                action: LinkAction::Add,
+                transactions: vec![BizTransaction {
+                    biz_type: "po".into(),
+                    id: "urn:epcglobal:cbv:bt:0614141000005:PO-42".into(),
+                }],
+            }
+    });
+    assert!(linked, "{:?}", trace.history);
+    let delete = add.replace("\"ADD\"", "\"DELETE\"");
+    check(&submit(&mut net, "mfg", &events(&delete)[0]), "Applied");
+    check(
+        &submit(&mut net, "mfg", &events(&delete)[0]),
+        "DuplicateEvent",
+    );
+    let none = r#"{"type": "TransactionEvent", "eventTime": "2026-01-03T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.007346.S1"], "action": "ADD",
+        "bizTransactionList": [{"type": "po", "bizTransaction": "urn:x:po:1"}]}"#;
+    check(&submit(&mut net, "dist", &events(none)[0]), "NotCustodian");
+}
+
+#[test]
+fn association_event_attaches_a_data_logger_in_either_spelling() {
+    let mut net = Net::new();
+    check(&submit(&mut net, "mfg", &events(COMMISSION)[0]), "Applied");
+    let associate = |action: &str, parent: &str| {
+        format!(
+            r#"{{"type": "AssociationEvent", "eventTime": "2026-01-03T09:30:00Z", "eventTimeZoneOffset": "+00:00",
+              "parentID": "{parent}", "childEPCs": ["urn:epc:id:sgtin:0614141.007346.S1"], "action": "{action}",
+              "bizStep": "installing"}}"#
+        )
+    };
+    let add = associate("ADD", "urn:epc:id:giai:0614141.LOGGER1");
+    check(&submit(&mut net, "mfg", &events(&add)[0]), "Applied");
+    let trace = query::trace_uri(&net.state, "urn:epc:id:sgtin:0614141.007346.S1").unwrap();
+    assert!(trace.history.iter().any(|entry| entry.action
+        == HistoryAction::Associated {
+            action: LinkAction::Add,
+            asset: "(8004)0614141LOGGER1".into(),
+        }));
+    assert_eq!(trace.record.custodian, "mfg");
+    // The Digital Link spelling names the same asset.
+    let remove = associate("DELETE", "https://id.gs1.org/8004/0614141LOGGER1");
+    check(&submit(&mut net, "mfg", &events(&remove)[0]), "Applied");
+    check(
+        &submit(&mut net, "mfg", &events(&remove)[0]),
+        "DuplicateEvent",
     );
 }

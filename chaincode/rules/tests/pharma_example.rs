@@ -124,6 +124,7 @@ fn gs1_us_pharma_manufacturer_to_wholesaler() {
             ),
             org("fda", Role::Regulator, 3, "", &[]),
         ],
+        delegations: Vec::new(),
     };
     genesis.validate().unwrap();
     let mut ledger = Ledger {

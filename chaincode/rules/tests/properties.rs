@@ -30,6 +30,8 @@ enum Act {
     Receive(u8, Vec<u8>),
     Decommission(u8, Vec<u8>, u8),
     Reinstate(u8, Vec<u8>),
+    Transform(u8, Vec<u8>, Vec<u8>),
+    Link(u8, Vec<u8>, u8),
     WaitDays(u8),
 }
 
@@ -46,6 +48,8 @@ fn act() -> impl Strategy<Value = Act> {
         3 => (0u8..3, objects()).prop_map(|(o, x)| Act::Receive(o, x)),
         2 => (0u8..3, objects(), 0u8..5).prop_map(|(o, x, k)| Act::Decommission(o, x, k)),
         1 => (0u8..3, objects()).prop_map(|(o, x)| Act::Reinstate(o, x)),
+        1 => (0u8..3, objects(), objects()).prop_map(|(o, i, x)| Act::Transform(o, i, x)),
+        1 => (0u8..3, prop::collection::vec(0u8..13, 0..3), 0u8..3).prop_map(|(o, x, a)| Act::Link(o, x, a)),
         1 => (0u8..12).prop_map(Act::WaitDays),
     ]
 }
@@ -98,6 +102,30 @@ fn to_tx(act: &Act) -> Option<(&'static str, Op)> {
                 location: None,
             },
         ),
+        Act::Transform(o, i, x) => (
+            org(o),
+            Op::Transform {
+                inputs: keys(i),
+                outputs: keys(x),
+                lot: Some("NEW".into()),
+                expiry: Some(20271231),
+            },
+        ),
+        Act::Link(o, x, a) => (
+            org(o),
+            Op::LinkTransactions {
+                objects: keys(x),
+                transactions: vec![pedigree_chaincode::ops::BizTransaction {
+                    biz_type: "po".into(),
+                    id: "urn:epcglobal:cbv:bt:0614141000005:PO-1".into(),
+                }],
+                action: [
+                    pedigree_chaincode::ops::LinkAction::Add,
+                    pedigree_chaincode::ops::LinkAction::Delete,
+                    pedigree_chaincode::ops::LinkAction::Observe,
+                ][usize::from(*a)],
+            },
+        ),
         Act::WaitDays(_) => return None,
     })
 }
@@ -129,6 +157,36 @@ fn check_invariants(state: &MemState) {
         }
     }
     for (object, record) in &records {
+        // The contents summary equals what is really inside, at every depth.
+        let mut expected: BTreeMap<(String, String, Option<u32>), u64> = BTreeMap::new();
+        let mut total = 0u64;
+        let mut stack: Vec<ObjectKey> = record.children.clone();
+        while let Some(inner) = stack.pop() {
+            let inner_record = &records[&inner];
+            total += 1;
+            if let (Some(gtin), Some(lot)) = (inner.gtin(), inner_record.lot.clone()) {
+                *expected
+                    .entry((gtin.to_string(), lot, inner_record.expiry))
+                    .or_default() += 1;
+            }
+            stack.extend(inner_record.children.iter().cloned());
+        }
+        let summary: BTreeMap<(String, String, Option<u32>), u64> = record
+            .contents
+            .iter()
+            .map(|item| {
+                (
+                    (item.gtin.clone(), item.lot.clone(), item.expiry),
+                    item.count,
+                )
+            })
+            .collect();
+        assert_eq!(summary, expected, "{object}: contents summary");
+        assert_eq!(record.contents_total, total, "{object}: contents total");
+        assert!(
+            record.contents.windows(2).all(|pair| pair[0] < pair[1]),
+            "{object}: contents not sorted"
+        );
         let parents = parents_of.get(object).cloned().unwrap_or_default();
         assert!(
             parents.len() <= 1,

@@ -5,8 +5,9 @@ mod common;
 
 use common::*;
 use pedigree_chaincode::governance::KeySpec;
+use pedigree_chaincode::ops::{BizTransaction, LinkAction};
 use pedigree_chaincode::query::{self, AdditionalInfo, FailureReason, QueryStatus};
-use pedigree_chaincode::records::{HistoryAction, ObjectStatus};
+use pedigree_chaincode::records::{HistoryAction, ObjectStatus, SuspectResolution, SuspectTarget};
 use pedigree_chaincode::rules::load_object;
 use pedigree_chaincode::*;
 
@@ -1518,4 +1519,562 @@ fn scheduled_governance_is_revalidated_when_it_takes_effect() {
         outcome.governance_activations[0].1,
         Outcome::GovernanceConflict
     );
+}
+
+// ---- Container contents summaries ----
+
+#[test]
+fn an_expired_unit_inside_a_case_blocks_dispensing_the_case_until_taken_out() {
+    let mut net = Net::new();
+    let old = Op::Commission {
+        objects: units(0..1),
+        lot: Some("OLD".into()),
+        expiry: Some(20251231),
+    };
+    check(&net.op("mfg", old), "Applied");
+    check(&net.op("mfg", commission(units(1..3), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "LC")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..3),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: pallet(1),
+                children: vec![case(1)],
+            },
+        ),
+        "Applied",
+    );
+    let pallet_record = load_object(&net.state, &pallet(1)).unwrap();
+    assert_eq!(pallet_record.contents_total, 4);
+    let dispense = |objects| Op::Decommission {
+        objects,
+        kind: DecommissionKind::Dispensed,
+        location: None,
+    };
+    check(&net.op("mfg", dispense(vec![pallet(1)])), "Expired");
+    // Taking the expired unit out updates the case and the pallet above it.
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Destroyed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+    let pallet_record = load_object(&net.state, &pallet(1)).unwrap();
+    assert_eq!(pallet_record.contents_total, 3);
+    assert!(pallet_record.contents.iter().all(|item| item.lot != "OLD"));
+    check(&net.op("mfg", dispense(vec![pallet(1)])), "Applied");
+    let r = query::reconciliation(&net.state, &unit_gtin(), "L1");
+    assert_eq!(r.counters.dispensed, 2);
+}
+
+#[test]
+fn a_recalled_lot_deep_inside_a_pallet_stops_the_pallet() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "LC")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: pallet(1),
+                children: vec![case(1)],
+            },
+        ),
+        "Applied",
+    );
+    check(&net.submit("reg", recall(unit_gtin(), "L1")), "Applied");
+    check(
+        &net.op("mfg", ship_to(vec![pallet(1)], "dist")),
+        "LotRecalled",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Unpack {
+                parent: case(1),
+                children: vec![],
+            },
+        ),
+        "Applied",
+    );
+    check(&net.op("mfg", ship_to(vec![pallet(1)], "dist")), "Applied");
+    let r = query::reconciliation(&net.state, &case_gtin(), "LC");
+    assert_eq!(r.counters.shipped, 1);
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .shipped,
+        0
+    );
+}
+
+// ---- Signatures ----
+
+#[test]
+fn bad_signature_has_its_own_stable_reason() {
+    assert_eq!(Outcome::BadSignature.code(), 110);
+    assert_eq!(Outcome::MalformedBody.code(), 107);
+    assert!(!Outcome::BadSignature.is_accepted());
+    assert!(Outcome::ALL.contains(&Outcome::BadSignature));
+    // Receipts are stored with bincode, which writes the serde variant index: new
+    // outcomes and history actions are declared last so older indices do not move.
+    assert_eq!(codec::encode(&Outcome::DeclarationSuperseded), vec![45]);
+    assert_eq!(codec::encode(&Outcome::BadSignature), vec![46]);
+    let declared = HistoryAction::ErrorDeclared {
+        event_hash: [0; 32],
+    };
+    assert_eq!(codec::encode(&declared)[0], 10);
+}
+
+// ---- Suspect product (DSCSA) ----
+
+fn package(serial: &str) -> SuspectTarget {
+    SuspectTarget::Package {
+        gtin: unit_gtin(),
+        serial: serial.into(),
+    }
+}
+
+fn mark(target: SuspectTarget) -> TxBody {
+    TxBody::SuspectMark {
+        target,
+        reason: "label does not match".into(),
+    }
+}
+
+fn resolve(target: SuspectTarget, resolution: SuspectResolution) -> TxBody {
+    TxBody::SuspectResolve {
+        target,
+        resolution,
+        note: "investigated".into(),
+    }
+}
+
+#[test]
+fn custodian_marks_a_package_suspect_and_the_brand_owner_clears_it() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    check(&net.op("mfg", ship_to(units(0..2), "dist")), "Applied");
+    check(
+        &net.op(
+            "dist",
+            Op::Receive {
+                objects: units(0..2),
+            },
+        ),
+        "Applied",
+    );
+    check(
+        &net.submit("pharm", mark(package("U0"))),
+        "NotInvestigationAuthority",
+    );
+    check(
+        &net.submit("pharm", resolve(package("U0"), SuspectResolution::Cleared)),
+        "NotSuspect",
+    );
+    check(&net.submit("dist", mark(package("U0"))), "Applied");
+    check(&net.submit("mfg", mark(package("U0"))), "AlreadySuspect");
+    let v = query::verify(&net.state, &unit_gtin(), "U0", Some("L1"), None, 20260101);
+    assert!(v.verified);
+    assert_eq!(v.additional_info, Some(AdditionalInfo::Suspect));
+    assert_eq!(v.additional_info.unwrap().as_str(), "Suspect");
+    let other = query::verify(&net.state, &unit_gtin(), "U1", None, None, 20260101);
+    assert_eq!(other.additional_info, None);
+    check(
+        &net.submit("pharm", resolve(package("U0"), SuspectResolution::Cleared)),
+        "NotInvestigationAuthority",
+    );
+    check(
+        &net.submit("mfg", resolve(package("U0"), SuspectResolution::Cleared)),
+        "Applied",
+    );
+    let v = query::verify(&net.state, &unit_gtin(), "U0", None, None, 20260101);
+    assert!(v.verified && v.additional_info.is_none());
+}
+
+#[test]
+fn a_lot_determined_illegitimate_fails_verification_until_a_regulator_clears_it() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    let lot = SuspectTarget::Lot {
+        gtin: unit_gtin(),
+        lot: "L1".into(),
+    };
+    // A lot-wide investigation is for the brand owner or a regulator.
+    check(
+        &net.submit("dist", mark(lot.clone())),
+        "NotInvestigationAuthority",
+    );
+    check(&net.submit("reg", mark(lot.clone())), "Applied");
+    assert_eq!(
+        query::verify(&net.state, &unit_gtin(), "U1", None, None, 20260101).additional_info,
+        Some(AdditionalInfo::Suspect)
+    );
+    check(
+        &net.submit("mfg", resolve(lot.clone(), SuspectResolution::Illegitimate)),
+        "Applied",
+    );
+    let v = query::verify(&net.state, &unit_gtin(), "U1", None, None, 20260101);
+    assert!(!v.verified);
+    assert_eq!(v.failure_reason, Some(FailureReason::NotForRedistribution));
+    assert_eq!(v.additional_info, Some(AdditionalInfo::Illegitimate));
+    check(
+        &net.submit("mfg", resolve(lot.clone(), SuspectResolution::Cleared)),
+        "NotInvestigationAuthority",
+    );
+    check(
+        &net.submit("reg", resolve(lot, SuspectResolution::Cleared)),
+        "Applied",
+    );
+    assert!(query::verify(&net.state, &unit_gtin(), "U1", None, None, 20260101).verified);
+}
+
+// ---- Expiry extension (LMS ExpirationExtended) ----
+
+#[test]
+fn an_expiry_extension_verifies_as_extended_and_allows_dispensing() {
+    let mut net = Net::new();
+    let op = Op::Commission {
+        objects: units(0..1),
+        lot: Some("OLD".into()),
+        expiry: Some(20251231),
+    };
+    check(&net.op("mfg", op), "Applied");
+    let v = query::verify(&net.state, &unit_gtin(), "U0", None, None, 20260101);
+    assert_eq!(v.additional_info, Some(AdditionalInfo::Expired));
+    let extend = |expiry| TxBody::ExtendExpiry {
+        gtin: unit_gtin(),
+        lot: "OLD".into(),
+        expiry,
+    };
+    check(&net.submit("dist", extend(20261231)), "NotLotAuthority");
+    check(&net.submit("mfg", extend(20261331)), "MalformedBody");
+    check(&net.submit("mfg", extend(20261231)), "Applied");
+    check(&net.submit("mfg", extend(20260630)), "MalformedBody");
+    // The printed and the extended expiry both match; the answer says it was extended.
+    for expiry in [Some(20251231), Some(20261231), None] {
+        let v = query::verify(
+            &net.state,
+            &unit_gtin(),
+            "U0",
+            Some("OLD"),
+            expiry,
+            20260101,
+        );
+        assert!(v.verified, "{expiry:?}: {v:?}");
+        assert_eq!(v.additional_info, Some(AdditionalInfo::ExpirationExtended));
+    }
+    let later = query::verify(&net.state, &unit_gtin(), "U0", None, None, 20270101);
+    assert_eq!(later.additional_info, Some(AdditionalInfo::Expired));
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(0..1),
+                kind: DecommissionKind::Dispensed,
+                location: None,
+            },
+        ),
+        "Applied",
+    );
+}
+
+// ---- Transformation, business transactions, associations ----
+
+#[test]
+fn transformation_consumes_inputs_and_commissions_outputs() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..4), "L1")), "Applied");
+    check(&net.op("mfg", commission(vec![case(1)], "LC")), "Applied");
+    check(
+        &net.op(
+            "mfg",
+            Op::Pack {
+                parent: case(1),
+                children: units(3..4),
+            },
+        ),
+        "Applied",
+    );
+    let kit = ObjectKey::sgtin(&case_gtin(), "KIT1").unwrap();
+    let transform = |inputs: Vec<ObjectKey>, outputs: Vec<ObjectKey>| Op::Transform {
+        inputs,
+        outputs,
+        lot: Some("K1".into()),
+        expiry: Some(20271231),
+    };
+    check(
+        &net.op("dist", transform(units(0..2), vec![kit.clone()])),
+        "NotCustodian",
+    );
+    check(
+        &net.op("mfg", transform(units(3..4), vec![kit.clone()])),
+        "ObjectInsideContainer",
+    );
+    check(
+        &net.op("mfg", transform(vec![case(1)], vec![kit.clone()])),
+        "ContainerNotEmpty",
+    );
+    check(
+        &net.op("mfg", transform(units(0..2), units(2..3))),
+        "DuplicateSerial",
+    );
+    check(
+        &net.op("mfg", transform(units(0..2), vec![kit.clone()])),
+        "Applied",
+    );
+    assert_eq!(status(&net, &unit(0)), ObjectStatus::Consumed);
+    assert_eq!(custodian(&net, &kit), "mfg");
+    let v = query::verify(&net.state, &unit_gtin(), "U0", None, None, 20260101);
+    assert!(!v.verified);
+    assert_eq!(v.status, Some(QueryStatus::Consumed));
+    assert_eq!(
+        query::reconciliation(&net.state, &unit_gtin(), "L1")
+            .counters
+            .transformed,
+        2
+    );
+    assert_eq!(
+        query::reconciliation(&net.state, &case_gtin(), "K1")
+            .counters
+            .commissioned,
+        1
+    );
+    // The input's trace ends in the transformation, whose event hash is the output's
+    // commissioning event.
+    let input_trace = query::trace(&net.state, &unit(0)).unwrap();
+    let last = input_trace.history.last().unwrap();
+    assert_eq!(
+        last.action,
+        HistoryAction::Decommissioned(DecommissionKind::Transformed)
+    );
+    let output = load_object(&net.state, &kit).unwrap();
+    assert_eq!(output.commissioned_event, last.event_hash);
+    // Consumed inputs are gone for good.
+    check(
+        &net.op("mfg", ship_to(units(0..1), "dist")),
+        "ObjectDecommissioned",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Reinstate {
+                objects: units(0..1),
+                location: None,
+            },
+        ),
+        "RevertNotAllowed",
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: units(2..3),
+                kind: DecommissionKind::Transformed,
+                location: None,
+            },
+        ),
+        "MalformedBody",
+    );
+    // Recalled product cannot be transformed.
+    check(&net.submit("reg", recall(unit_gtin(), "L1")), "Applied");
+    let kit2 = ObjectKey::sgtin(&case_gtin(), "KIT2").unwrap();
+    check(
+        &net.op("mfg", transform(units(2..3), vec![kit2])),
+        "LotRecalled",
+    );
+}
+
+fn po(id: &str) -> BizTransaction {
+    BizTransaction {
+        biz_type: "po".into(),
+        id: format!("urn:epcglobal:cbv:bt:0614141000005:{id}"),
+    }
+}
+
+#[test]
+fn business_transactions_are_linked_by_holder_or_receiver_and_traced() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(units(0..2), "L1")), "Applied");
+    let link = |objects, action| Op::LinkTransactions {
+        objects,
+        transactions: vec![po("PO-42")],
+        action,
+    };
+    check(
+        &net.op("dist", link(units(0..2), LinkAction::Add)),
+        "NotCustodian",
+    );
+    check(
+        &net.op("mfg", link(units(0..2), LinkAction::Add)),
+        "Applied",
+    );
+    check(&net.op("mfg", ship_to(units(0..2), "dist")), "Applied");
+    // The receiver may link goods in transit to it (e.g. its despatch advice).
+    let desadv = BizTransaction {
+        biz_type: "desadv".into(),
+        id: "urn:epcglobal:cbv:bt:0888881000001:ASN-7".into(),
+    };
+    check(
+        &net.op(
+            "dist",
+            Op::LinkTransactions {
+                objects: units(0..1),
+                transactions: vec![desadv.clone()],
+                action: LinkAction::Add,
+            },
+        ),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &unit(0)), "mfg", "custody unchanged");
+    check(
+        &net.op("pharm", link(units(0..1), LinkAction::Observe)),
+        "NotCustodian",
+    );
+    let trace = query::trace(&net.state, &unit(0)).unwrap();
+    let linked: Vec<&HistoryAction> = trace
+        .history
+        .iter()
+        .map(|e| &e.action)
+        .filter(|a| matches!(a, HistoryAction::BizTransactions { .. }))
+        .collect();
+    assert_eq!(
+        linked,
+        vec![
+            &HistoryAction::BizTransactions {
+                action: LinkAction::Add,
+                transactions: vec![po("PO-42")],
+            },
+            &HistoryAction::BizTransactions {
+                action: LinkAction::Add,
+                transactions: vec![desadv],
+            },
+        ]
+    );
+    check(
+        &net.op(
+            "mfg",
+            Op::LinkTransactions {
+                objects: units(0..1),
+                transactions: vec![po("PO-99")],
+                action: LinkAction::Delete,
+            },
+        ),
+        "NotLinked",
+    );
+    check(
+        &net.op("mfg", link(units(0..1), LinkAction::Delete)),
+        "Applied",
+    );
+    let links = net.state.scan_prefix(b"btx/po\0", 10);
+    assert_eq!(links.len(), 1, "only U1 is still linked to PO-42");
+    // DELETE without objects removes the signer's remaining links.
+    check(&net.op("mfg", link(vec![], LinkAction::Delete)), "Applied");
+    assert!(net.state.scan_prefix(b"btx/po\0", 10).is_empty());
+    check(
+        &net.op("mfg", link(vec![], LinkAction::Add)),
+        "MalformedBody",
+    );
+}
+
+#[test]
+fn an_asset_is_associated_without_custody_change() {
+    let mut net = Net::new();
+    check(&net.op("mfg", commission(vec![case(1)], "LC")), "Applied");
+    let logger = "(8004)0614141LOGGER1".to_string();
+    let associate = |objects, action| Op::Associate {
+        asset: logger.clone(),
+        objects,
+        action,
+    };
+    check(
+        &net.op("dist", associate(vec![case(1)], LinkAction::Add)),
+        "NotCustodian",
+    );
+    check(
+        &net.op("mfg", associate(vec![case(1)], LinkAction::Add)),
+        "Applied",
+    );
+    assert_eq!(custodian(&net, &case(1)), "mfg");
+    assert_eq!(net.state.scan_prefix(b"assoc/", 10).len(), 1);
+    let trace = query::trace(&net.state, &case(1)).unwrap();
+    assert!(trace.history.iter().any(|e| e.action
+        == HistoryAction::Associated {
+            action: LinkAction::Add,
+            asset: logger.clone(),
+        }));
+    check(
+        &net.op("mfg", associate(vec![case(2)], LinkAction::Delete)),
+        "UnknownObject",
+    );
+    check(
+        &net.op("mfg", associate(vec![], LinkAction::Delete)),
+        "Applied",
+    );
+    assert!(net.state.scan_prefix(b"assoc/", 10).is_empty());
+    check(
+        &net.op("mfg", associate(vec![case(1)], LinkAction::Delete)),
+        "NotLinked",
+    );
+}
+
+// ---- Genesis delegations ----
+
+#[test]
+fn genesis_can_delegate_a_gtin_to_a_cmo() {
+    let mut genesis = genesis();
+    let without = genesis.network_id();
+    genesis.delegations = vec![DelegationSpec {
+        brand_owner: "mfg".into(),
+        gtin: cmo_gtin(),
+        cmo: "cmo".into(),
+    }];
+    genesis.validate().unwrap();
+    assert_ne!(genesis.network_id(), without);
+    let mut state = MemState::new();
+    genesis.initialize(&mut state);
+    let mut net = Net::new();
+    net.state = state;
+    net.network_id = genesis.network_id();
+    let cmo_unit = ObjectKey::sgtin(&cmo_gtin(), "X1").unwrap();
+    check(
+        &net.op("cmo", commission(vec![cmo_unit.clone()], "L1")),
+        "Applied",
+    );
+    check(
+        &net.op("cmo", commission(units(0..1), "L1")),
+        "NotBrandOwnerOrDelegate",
+    );
+    // Only a real CMO, and only the brand owner's GTIN.
+    let mut bad = genesis.clone();
+    bad.delegations[0].cmo = "dist".into();
+    assert!(bad.validate().is_err());
+    let mut bad = genesis;
+    bad.delegations[0].brand_owner = "dist".into();
+    assert!(bad.validate().is_err());
 }

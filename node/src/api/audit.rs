@@ -21,6 +21,9 @@ fn kind(body: &TxBody) -> &'static str {
         TxBody::Governance(_) => "governance",
         TxBody::Recall { .. } => "recall",
         TxBody::Release { .. } => "release",
+        TxBody::SuspectMark { .. } => "suspect_mark",
+        TxBody::SuspectResolve { .. } => "suspect_resolve",
+        TxBody::ExtendExpiry { .. } => "extend_expiry",
     }
 }
 

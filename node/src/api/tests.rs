@@ -63,6 +63,7 @@ fn genesis() -> Genesis {
             org("mfg", vec![Role::Manufacturer], 1, &["0614141"], "0614141"),
             org("reg", vec![Role::Regulator], 5, &[], "0555551"),
         ],
+        delegations: Vec::new(),
     };
     genesis.validate().unwrap();
     genesis

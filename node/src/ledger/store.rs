@@ -736,7 +736,7 @@ fn apply_proposal(
                     position,
                     Receipt {
                         tx_id: tx.tx_id(),
-                        outcome: Outcome::MalformedBody,
+                        outcome: Outcome::BadSignature,
                         message: format!("{SIGNATURE_FAILED_MESSAGE}: {error}"),
                         event_hash: None,
                         exceptions: Vec::new(),

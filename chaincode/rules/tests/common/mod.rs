@@ -77,6 +77,7 @@ pub fn genesis() -> Genesis {
             quorum_denominator: 2,
         },
         orgs,
+        delegations: Vec::new(),
     };
     genesis.validate().unwrap();
     genesis
