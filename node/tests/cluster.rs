@@ -587,6 +587,15 @@ async fn governance_adds_a_voter_that_joins_by_snapshot_and_removes_the_leaders_
     assert_eq!(on_joiner.receipt.outcome, Outcome::Applied);
     assert_converged(&cluster, on_joiner.height, &[&added, &on_joiner]).await;
 
+    // Restarted, it resumes from its own log (no genesis bootstrap) as the same voter.
+    let head_before = cluster.node(joiner).status().head;
+    cluster.stop(joiner).await;
+    cluster.restart(joiner).await;
+    let status = cluster.node(joiner).status();
+    assert_eq!(status.head, head_before);
+    assert!(status.member);
+    assert!(status.voters.contains(&joiner_id), "{status:?}");
+
     // A peer whose key is not in the membership cannot connect to any node.
     let leader = cluster.leader().await;
     let baseline = denials(cluster.node(leader));
