@@ -21,6 +21,8 @@
 //!    most up-to-date desired voter, and the next leader removes it.
 //!
 //! A desired configuration without any voter is never pursued (it would stop the network).
+//! Removals do not wait for promotions: a node registered but never started must not keep a
+//! removed node voting, so replacing a voter may briefly leave one voter fewer.
 
 use std::collections::BTreeSet;
 
