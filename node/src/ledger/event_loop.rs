@@ -163,8 +163,11 @@ struct EventLoop {
     proposal_id_next: u64,
     applied_since_compact: u64,
     leader_seen: Option<u64>,
-    /// The last membership change asked for (to log each once).
-    last_reconcile: Option<MembershipChange>,
+    /// The last membership change asked for and the tick it was first asked at (to log each
+    /// once, and to give a leadership transfer time to finish before asking again).
+    last_reconcile: Option<(MembershipChange, u64)>,
+    /// Ticks since start.
+    ticks: u64,
     status: watch::Sender<LedgerStatus>,
     metrics: Arc<LedgerMetrics>,
 }
@@ -269,6 +272,7 @@ pub fn start(
         applied_since_compact: 0,
         leader_seen: None,
         last_reconcile: None,
+        ticks: 0,
         status: status_sender,
         metrics,
     };
@@ -619,13 +623,28 @@ impl EventLoop {
         let Some(change) = change else {
             return Ok(());
         };
-        if self.last_reconcile != Some(change) {
-            tracing::info!(
-                raft_id = self.raft_id,
-                ?change,
-                "reconciling the raft configuration"
-            );
-            self.last_reconcile = Some(change);
+        match self.last_reconcile {
+            Some((last, since)) if last == change => {
+                // raft-rs runs a transfer for an election timeout; asking again meanwhile is
+                // only noise. Other changes are refused cheaply while one is pending.
+                let transfer_ticks = 2 * self.tuning.election_ticks as u64;
+                if matches!(change, MembershipChange::TransferLeader(_))
+                    && self.ticks - since < transfer_ticks
+                {
+                    return Ok(());
+                }
+                if matches!(change, MembershipChange::TransferLeader(_)) {
+                    self.last_reconcile = Some((change, self.ticks));
+                }
+            }
+            _ => {
+                tracing::info!(
+                    raft_id = self.raft_id,
+                    ?change,
+                    "reconciling the raft configuration"
+                );
+                self.last_reconcile = Some((change, self.ticks));
+            }
         }
         self.step(Input::ChangeMembership(change))
     }
@@ -671,6 +690,7 @@ impl EventLoop {
     }
 
     fn on_tick(&mut self) -> Result<()> {
+        self.ticks += 1;
         self.step(Input::Tick)?;
         self.reconcile_membership()?;
         let now = Instant::now();
