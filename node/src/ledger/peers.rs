@@ -238,6 +238,56 @@ pub fn desired_members(state: &(impl StateView + ?Sized)) -> Vec<StateMember> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pedigree_chaincode::MemState;
+    use pedigree_chaincode::records::OrgRecord;
+
+    fn put_org(state: &mut MemState, id: &str, role: Role, status: OrgStatus) {
+        let record = OrgRecord {
+            id: id.into(),
+            name: id.into(),
+            roles: vec![role],
+            status,
+            since_height: 0,
+        };
+        membership::store(state, keys::org(id), &record);
+    }
+
+    fn put_node(state: &mut MemState, peer: &PeerId, org: &str) {
+        membership::store(state, keys::node(&peer.to_string()), &org.to_string());
+    }
+
+    #[test]
+    fn members_are_nodes_of_active_orgs_and_regulator_nodes_learn() {
+        let mut state = MemState::new();
+        put_org(&mut state, "mfg", Role::Manufacturer, OrgStatus::Active);
+        put_org(&mut state, "reg", Role::Regulator, OrgStatus::Active);
+        put_org(&mut state, "gone", Role::Distributor, OrgStatus::Removed);
+        let (mfg, reg, gone) = (PeerId::random(), PeerId::random(), PeerId::random());
+        put_node(&mut state, &mfg, "mfg");
+        put_node(&mut state, &reg, "reg");
+        put_node(&mut state, &gone, "gone");
+        state.put(keys::node("not-a-peer-id"), codec_org("mfg"));
+        let mut members = desired_members(&state);
+        members.sort();
+        let mut expected = vec![
+            StateMember {
+                peer_id: mfg,
+                org: "mfg".into(),
+                learner: false,
+            },
+            StateMember {
+                peer_id: reg,
+                org: "reg".into(),
+                learner: true,
+            },
+        ];
+        expected.sort();
+        assert_eq!(members, expected);
+    }
+
+    fn codec_org(org: &str) -> Vec<u8> {
+        pedigree_chaincode::codec::encode(&org.to_string())
+    }
 
     #[test]
     fn derived_ids_are_stable_and_never_genesis_positions() {
