@@ -537,6 +537,8 @@ impl EventLoop {
                 learner: entry.learner,
             })
             .collect();
+        // A write of its own, after the block's: a crash in between loses nothing, because
+        // the nodes it adds are still in the state the restart reads again.
         if registry != known {
             self.store.record_known_peers(&registry)?;
         }

@@ -74,7 +74,7 @@ pub enum LedgerError {
     /// The consensus replica failed.
     #[error("consensus: {0}")]
     Consensus(#[from] pedigree_consensus::Error),
-    /// The genesis node list or the node's place in it is unusable.
+    /// The genesis node list is unusable.
     #[error("membership: {0}")]
     Membership(String),
 }
