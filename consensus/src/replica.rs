@@ -422,6 +422,15 @@ pub struct ReplicaStatus {
     pub pending_proposals: usize,
 }
 
+/// A peer's replication progress as the leader tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerProgress {
+    /// Highest log index known to be stored on the peer.
+    pub matched: u64,
+    /// True when the leader streams entries to it (not probing, not sending a snapshot).
+    pub replicating: bool,
+}
+
 /// Where a proposal of this replica stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -589,6 +598,18 @@ impl<S: LogStore> Replica<S> {
             conf_state: self.conf_state.clone(),
             pending_proposals: self.pending.len(),
         }
+    }
+
+    /// The leader's view of a peer's replication progress (`None` on a non-leader or for a
+    /// replica outside the configuration). Used to promote a learner only once it has caught up.
+    pub fn peer_progress(&self, id: u64) -> Option<PeerProgress> {
+        if !self.is_leader() {
+            return None;
+        }
+        self.node.raft.prs().get(id).map(|progress| PeerProgress {
+            matched: progress.matched,
+            replicating: progress.state == ProgressState::Replicate,
+        })
     }
 
     /// Processes one input and drains raft-rs's `Ready` (see the module docs).

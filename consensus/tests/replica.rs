@@ -368,6 +368,13 @@ fn learner_joins_by_snapshot_then_becomes_voter() {
             .learners
             .contains(&4)
     );
+    // The leader sees the learner caught up (raft-rs keeps probing it until new entries
+    // flow, so only the match index tells); followers track no progress.
+    let leader_status = cluster.replicas[&1].status();
+    let progress = cluster.replicas[&1].peer_progress(4).expect("tracked");
+    assert_eq!(progress.matched, leader_status.last_index, "{progress:?}");
+    assert_eq!(cluster.replicas[&2].peer_progress(4), None);
+    assert_eq!(cluster.replicas[&1].peer_progress(9), None);
     cluster
         .input(
             1,

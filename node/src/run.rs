@@ -169,7 +169,13 @@ pub async fn start_node(
     controller: &ShutdownController,
 ) -> Result<(LedgerHandle, tokio::task::JoinHandle<()>), RunError> {
     let local_peer_id = keypair.public().to_peer_id();
-    let allow_list = AllowList::new(genesis_peers(&genesis));
+    // The ledger replaces this with the applied membership as soon as it opens; until this
+    // node is a member itself (it is joining) it keeps the bootstrap peers allowed too.
+    let allow_list = AllowList::new(
+        genesis_peers(&genesis)
+            .into_iter()
+            .chain(config.bootstrap.iter().map(|peer| peer.peer_id)),
+    );
     let network_config = NetworkConfig::from_node_config(config, keypair, allow_list.clone());
     let (network, inbound, _network_join) = net::spawn(network_config, controller.listener())?;
     let ledger_config = LedgerConfig {

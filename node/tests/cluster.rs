@@ -11,6 +11,7 @@ use pedigree_chaincode::governance::{GlnSpec, KeySpec};
 use pedigree_chaincode::ident::check_digit;
 use pedigree_chaincode::receipt::Outcome;
 use pedigree_chaincode::records::GovernanceConfig;
+use pedigree_chaincode::{Approval, GovAction, GovernanceTx, approval_digest};
 use pedigree_chaincode::{Genesis, OrgSpec, Role, SignedTx, TxBody, TxEnvelope};
 use pedigree_consensus::Role as RaftRole;
 use pedigree_node::keys::libp2p_keypair;
@@ -237,7 +238,7 @@ impl Cluster {
                 .map(|node| node.index)
                 .collect();
             if let [leader] = *leaders.as_slice() {
-                let raft_id = leader as u64 + 1;
+                let raft_id = self.node(leader).status().raft_id;
                 let agreed = self
                     .running()
                     .all(|node| node.handle.status().leader_id == Some(raft_id));
@@ -451,5 +452,253 @@ async fn a_restarted_node_resumes_exactly_and_catches_up_by_snapshot() {
         .snapshots_restored
         .load(std::sync::atomic::Ordering::Relaxed);
     assert!(restored >= 1, "the lagging node caught up by snapshot");
+    cluster.shutdown().await;
+}
+
+/// A governance transaction by org `submitter`, approved by `approvers`, effective at once.
+fn governance_tx(
+    genesis: &Genesis,
+    submitter: usize,
+    approvers: &[usize],
+    action: GovAction,
+    nonce: u64,
+) -> SignedTx {
+    use ed25519_dalek::Signer as _;
+    let network_id = genesis.network_id();
+    let digest = approval_digest(&network_id, &action, 0, nonce);
+    let approvals = approvers
+        .iter()
+        .map(|index| Approval {
+            org: ORGS[*index].0.to_string(),
+            key_id: "k1".into(),
+            signature: org_key(*index).sign(&digest),
+        })
+        .collect();
+    let key = org_key(submitter);
+    TxEnvelope {
+        network_id,
+        signer_org: ORGS[submitter].0.into(),
+        key_id: "k1".into(),
+        public_key: key.verifying_key().to_bytes(),
+        nonce,
+        body: TxBody::Governance(GovernanceTx {
+            action,
+            effective_height: 0,
+            proposal_nonce: nonce,
+            approvals,
+        }),
+    }
+    .sign(&key)
+}
+
+/// Waits until `node`'s network has counted more than `baseline` refused connections.
+async fn wait_denials(node: &LedgerHandle, baseline: u64, what: &str) -> u64 {
+    let mut status = node.network().status();
+    let status = tokio::time::timeout(
+        WAIT,
+        status.wait_for(|status| status.counters.connections_denied > baseline),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    .expect("network alive")
+    .clone();
+    status.counters.connections_denied
+}
+
+fn denials(node: &LedgerHandle) -> u64 {
+    node.network().status().borrow().counters.connections_denied
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_adds_a_voter_that_joins_by_snapshot_and_removes_the_leaders_node() {
+    // Compact after every 2 applied entries: the joining node can only catch up by snapshot.
+    let mut cluster = Cluster::start(2).await;
+    let leader = cluster.leader().await;
+    let mut last = None;
+    for lot in 1..=3 {
+        let result = submit_one(cluster.node(leader), recall_tx(&cluster.genesis, lot)).await;
+        assert_eq!(result.receipt.outcome, Outcome::Applied);
+        last = Some(result);
+    }
+    assert_converged(&cluster, last.unwrap().height, &[]).await;
+
+    // Governance (3 of 4 orgs: the submitter and two approvals) registers a second node for
+    // the pharmacy, a voting org.
+    let joiner = ORGS.len();
+    let joiner_id = pedigree_node::ledger::peers::derived_raft_id(&peer_id(joiner));
+    let voters = |status: &LedgerStatus| status.voters.clone();
+    let add = governance_tx(
+        &cluster.genesis,
+        2,
+        &[0, 1],
+        GovAction::AddNode {
+            org: "pharm".into(),
+            peer_id: peer_id(joiner).to_string(),
+        },
+        1_000,
+    );
+    let added = submit_one(cluster.node(leader), add).await;
+    assert_eq!(
+        added.receipt.outcome,
+        Outcome::Applied,
+        "{:?}",
+        added.receipt
+    );
+    // The leader adds it as a learner at once; it cannot be promoted before it catches up.
+    wait_status(cluster.node(leader), "the joiner as learner", |status| {
+        status.learners.contains(&joiner_id)
+    })
+    .await;
+    assert!(!voters(&cluster.node(leader).status()).contains(&joiner_id));
+
+    // Start it with the genesis and empty data; it knows the others' addresses.
+    let node = cluster.start_node(joiner).await;
+    assert_eq!(node.handle.status().raft_id, joiner_id);
+    assert!(
+        !node.handle.status().member,
+        "not a member before it catches up"
+    );
+    cluster.nodes.push(Some(node));
+    cluster.connect_all();
+    for node in cluster.running() {
+        let status = wait_status(&node.handle, "the joiner as voter", |status| {
+            status.voters.contains(&joiner_id)
+        })
+        .await;
+        assert_eq!(status.voters.len(), 4, "node {}: {status:?}", node.index);
+        assert_eq!(status.learners, vec![LEARNER as u64 + 1]);
+        assert!(
+            status
+                .members
+                .iter()
+                .any(|entry| entry.raft_id == joiner_id)
+        );
+    }
+    let joined = cluster.node(joiner);
+    assert!(joined.status().member);
+    assert!(!joined.is_learner());
+    let restored = joined
+        .metrics()
+        .snapshots_restored
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(restored >= 1, "the joiner caught up by snapshot");
+
+    // It replicates and takes writes like any voter.
+    let on_joiner = submit_one(joined, recall_tx(&cluster.genesis, 10)).await;
+    assert_eq!(on_joiner.receipt.outcome, Outcome::Applied);
+    assert_converged(&cluster, on_joiner.height, &[&added, &on_joiner]).await;
+
+    // Restarted, it resumes from its own log (no genesis bootstrap) as the same voter.
+    let head_before = cluster.node(joiner).status().head;
+    cluster.stop(joiner).await;
+    cluster.restart(joiner).await;
+    let status = cluster.node(joiner).status();
+    assert_eq!(status.head, head_before);
+    assert!(status.member);
+    assert!(status.voters.contains(&joiner_id), "{status:?}");
+
+    // A peer whose key is not in the membership cannot connect to any node.
+    let leader = cluster.leader().await;
+    let baseline = denials(cluster.node(leader));
+    let stranger_controller = ShutdownController::new();
+    let stranger_key = libp2p_keypair(&node_key(9));
+    let stranger_peer = stranger_key.public().to_peer_id();
+    let (stranger, _inbound, _join) = net::spawn(
+        NetworkConfig {
+            keypair: stranger_key,
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+            peers: cluster
+                .running()
+                .map(|node| (peer_id(node.index), node.address.clone()))
+                .collect(),
+            allow_list: AllowList::new(cluster.running().map(|node| peer_id(node.index))),
+            limits: NetworkLimits {
+                dial_backoff_min: Duration::from_millis(50),
+                dial_backoff_max: Duration::from_millis(400),
+                dial_check_interval: Duration::from_millis(20),
+                ..NetworkLimits::default()
+            },
+        },
+        stranger_controller.listener(),
+    )
+    .expect("stranger's network starts");
+    wait_denials(cluster.node(leader), baseline, "the stranger's refusal").await;
+    for node in cluster.running() {
+        assert!(!node.handle.connected_peers().contains(&stranger_peer));
+    }
+    drop(stranger);
+    tokio::time::timeout(WAIT, stranger_controller.shutdown())
+        .await
+        .expect("stranger stops");
+
+    // Governance removes the leader's own node: it hands leadership over, the new leader
+    // removes it from the configuration, and every member disconnects it.
+    let removed = leader;
+    let removed_id = cluster.node(removed).status().raft_id;
+    let survivors: Vec<usize> = (0..LEARNER)
+        .chain([joiner])
+        .filter(|index| *index != removed)
+        .collect();
+    let submitter = survivors[0];
+    let remove = governance_tx(
+        &cluster.genesis,
+        2,
+        &[0, 1],
+        GovAction::RemoveNode {
+            peer_id: peer_id(removed).to_string(),
+        },
+        1_001,
+    );
+    let removal = submit_one(cluster.node(submitter), remove).await;
+    assert_eq!(
+        removal.receipt.outcome,
+        Outcome::Applied,
+        "{:?}",
+        removal.receipt
+    );
+    let removed_node = cluster.nodes[removed].take().expect("running");
+    for node in cluster.running() {
+        let status = wait_status(&node.handle, "the removal", |status| {
+            !status.voters.contains(&removed_id) && !status.learners.contains(&removed_id)
+        })
+        .await;
+        assert_eq!(status.voters.len(), 3, "node {}: {status:?}", node.index);
+        assert!(status.voters.contains(&joiner_id));
+    }
+    let new_leader = cluster.leader().await;
+    assert_ne!(new_leader, removed);
+    tokio::time::timeout(
+        WAIT,
+        removed_node
+            .handle
+            .network()
+            .status()
+            .wait_for(|status| status.connected.is_empty()),
+    )
+    .await
+    .expect("the removed node is disconnected from everyone")
+    .expect("network alive");
+
+    // The cluster keeps committing without it.
+    let after = submit_one(cluster.node(survivors[1]), recall_tx(&cluster.genesis, 11)).await;
+    assert_eq!(after.receipt.outcome, Outcome::Applied);
+    assert_converged(&cluster, after.height, &[&removal, &after]).await;
+
+    // The removed node keeps dialling (it is not told); every attempt is refused.
+    let baseline = denials(cluster.node(new_leader));
+    wait_denials(
+        cluster.node(new_leader),
+        baseline,
+        "the removed node's refusal",
+    )
+    .await;
+    for node in cluster.running() {
+        assert!(!node.handle.connected_peers().contains(&peer_id(removed)));
+    }
+    assert!(
+        removed_node.handle.status().head.height < after.height,
+        "the removed node no longer receives blocks"
+    );
+    cluster.nodes[removed] = Some(removed_node);
     cluster.shutdown().await;
 }

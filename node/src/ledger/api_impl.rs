@@ -66,9 +66,9 @@ impl LedgerApi for LedgerHandle {
     fn info(&self) -> NodeInfo {
         NodeInfo {
             org_id: self
-                .peers()
-                .raft_id(&self.local_peer_id())
-                .and_then(|id| self.peers().entry(id))
+                .members()
+                .iter()
+                .find(|entry| entry.peer_id == self.local_peer_id())
                 .map(|entry| entry.org.clone())
                 .unwrap_or_default(),
             peer_id: self.local_peer_id().to_string(),
@@ -161,9 +161,8 @@ impl LedgerApi for LedgerHandle {
     fn status(&self) -> LedgerStatus {
         let status = LedgerHandle::status(self);
         let connected = self.connected_peers();
-        let peers = self
-            .peers()
-            .entries()
+        let peers = status
+            .members
             .iter()
             .filter(|entry| entry.peer_id != self.local_peer_id())
             .map(|entry| PeerStatus {

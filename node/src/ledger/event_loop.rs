@@ -3,7 +3,8 @@
 //!
 //! One `tokio::select!` over a closed set of events (rust-analyzer's `main_loop` shape):
 //!
-//! * the tick interval → `Input::Tick`, resending unapplied transactions, forming proposals;
+//! * the tick interval → `Input::Tick`, resending unapplied transactions, forming proposals,
+//!   and on the leader one step of membership reconciliation ([`super::reconcile`]);
 //! * inbound raft bytes → decoded with limits ([`wire::decode`]) → `Input::Receive`;
 //! * forwarded transactions from followers (forward protocol) → the leader's pool;
 //! * [`Command`]s from [`LedgerHandle`]s (bounded channel);
@@ -20,6 +21,13 @@
 //! keeps a waiter per submitted transaction and (re)sends it to the leader it knows every
 //! `resend_interval` and whenever leadership changes, until it is applied; the chaincode
 //! rejects replays, so a resend can never apply a transaction twice.
+//!
+//! # Membership
+//! After every block in which governance changed state, every snapshot and at start, the loop
+//! re-reads the member nodes from the applied state ([`super::peers::desired_members`]),
+//! registers new peers, and recomputes the network allow-list (members, plus nodes still in
+//! Raft's configuration, plus the start-up peers while this node is not a member itself). The
+//! leader moves Raft's configuration toward the members one change per tick.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -29,8 +37,8 @@ use libp2p::PeerId;
 use pedigree_chaincode::SignedTx;
 use pedigree_chaincode::codec::{self, Digest32};
 use pedigree_consensus::{
-    Apply, Input, LogStore, Output, ProposalFate, Replica, ReplicaConfig, Role, bootstrap_snapshot,
-    wire,
+    Apply, Input, LogStore, MembershipChange, Output, ProposalFate, Replica, ReplicaConfig, Role,
+    bootstrap_snapshot, wire,
 };
 use pedigree_storage::{RocksLogStore, RocksLogStoreOptions};
 use serde::{Deserialize, Serialize};
@@ -39,8 +47,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::handle::{COMMANDS_QUEUED_MAX, Command, LedgerHandle, LedgerMetrics, LedgerStatus};
-use super::peers::PeerMap;
-use super::store::{AppliedBlock, BlockProposal, Head, LedgerStore, TxResult};
+use super::peers::{PeerEntry, PeerMap, desired_members};
+use super::reconcile::{DesiredConf, next_change};
+use super::store::{AppliedBlock, BlockProposal, Head, KnownPeer, LedgerStore, TxResult};
 use super::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, LedgerConfig, LedgerError, LedgerTuning, Result};
 use crate::net::{AllowList, InboundRequest, NetworkHandle, NetworkInbound};
 use crate::shutdown::Shutdown;
@@ -53,6 +62,8 @@ pub const WAITERS_MAX: usize = 65_536;
 pub const PROPOSALS_IN_FLIGHT_MAX: usize = 8;
 /// Most encoded transaction bytes in one forward request.
 pub const FORWARD_BYTES_MAX: usize = 1024 * 1024;
+/// Most unregistered peers remembered as raft contacts.
+pub const CONTACTS_MAX: usize = 64;
 
 /// A follower's request to the leader over the forward protocol.
 #[derive(Debug, Serialize, Deserialize)]
@@ -125,8 +136,23 @@ struct EventLoop {
     store: Arc<LedgerStore>,
     head: Head,
     raft_id: u64,
+    local_peer_id: PeerId,
+    /// True if this node's org is a regulator (or, before it knows its membership, if genesis
+    /// lists it as a learner): it never takes writes or proposes.
     learner: bool,
-    peers: Arc<PeerMap>,
+    /// True if the applied membership state lists this node.
+    member: bool,
+    /// Every node ever registered (never shrinks).
+    peers: PeerMap,
+    /// The members of the applied state, by Raft id.
+    members: Arc<Vec<PeerEntry>>,
+    /// Peers outside the registry that sent us raft messages (a joining node hears from a
+    /// leader its genesis state does not know yet), so that replies can be addressed.
+    contacts: BTreeMap<u64, PeerId>,
+    /// What the caller put in the allow-list at start (genesis and bootstrap peers): kept
+    /// allowed while this node is not a member of its own applied state, so a joining node can
+    /// reach the network it is joining.
+    initial_allowed: BTreeSet<PeerId>,
     network: NetworkHandle,
     allow_list: AllowList,
     tuning: LedgerTuning,
@@ -137,6 +163,11 @@ struct EventLoop {
     proposal_id_next: u64,
     applied_since_compact: u64,
     leader_seen: Option<u64>,
+    /// The last membership change asked for and the tick it was first asked at (to log each
+    /// once, and to give a leadership transfer time to finish before asking again).
+    last_reconcile: Option<(MembershipChange, u64)>,
+    /// Ticks since start.
+    ticks: u64,
     status: watch::Sender<LedgerStatus>,
     metrics: Arc<LedgerMetrics>,
 }
@@ -148,7 +179,7 @@ struct EventLoop {
 ///
 /// # Errors
 ///
-/// Storage failures, a node not in the genesis list, or invalid replica settings.
+/// Storage failures, an unusable genesis node list, or invalid replica settings.
 pub fn start(
     config: LedgerConfig,
     network: NetworkHandle,
@@ -156,13 +187,9 @@ pub fn start(
     allow_list: AllowList,
     shutdown: Shutdown,
 ) -> Result<(LedgerHandle, JoinHandle<()>)> {
-    let peers = Arc::new(PeerMap::from_genesis(&config.genesis)?);
-    let raft_id = peers.raft_id(&config.local_peer_id).ok_or_else(|| {
-        LedgerError::Membership(format!(
-            "this node's peer id {} is not in the genesis node list",
-            config.local_peer_id
-        ))
-    })?;
+    let peers = PeerMap::from_genesis(&config.genesis)?;
+    let raft_id = peers.raft_id_for(&config.local_peer_id);
+    let in_genesis = peers.in_genesis(&config.local_peer_id);
     let learner = peers.entry(raft_id).is_some_and(|entry| entry.learner);
     std::fs::create_dir_all(&config.data_dir).map_err(|error| {
         LedgerError::Corrupt(format!(
@@ -177,7 +204,9 @@ pub fn start(
         tuning.sync_writes,
     )?;
     let head = store.check_head()?;
-    let log = open_log(&config, &peers, tuning.sync_writes)?;
+    // Only genesis nodes start from the genesis configuration; a node added later starts with
+    // an empty log and learns everything from the leader's snapshot.
+    let log = open_log(&config, in_genesis.then_some(&peers), tuning.sync_writes)?;
     let mut replica_config = ReplicaConfig::new(raft_id);
     replica_config.election_ticks = tuning.election_ticks;
     replica_config.heartbeat_ticks = tuning.heartbeat_ticks;
@@ -185,6 +214,7 @@ pub fn start(
     tracing::info!(
         raft_id,
         learner,
+        in_genesis,
         height = head.height,
         applied_index = head.applied_index,
         "ledger opened"
@@ -200,8 +230,10 @@ pub fn start(
         leader_peer: None,
         commit_index: 0,
         applied_index: head.applied_index,
-        voters: peers.voters(),
-        learners: peers.learners(),
+        voters: Vec::new(),
+        learners: Vec::new(),
+        members: Arc::new(Vec::new()),
+        member: false,
         head: head.clone(),
         running: true,
     };
@@ -212,20 +244,24 @@ pub fn start(
         commands: command_sender,
         status: status_receiver,
         metrics: Arc::clone(&metrics),
-        peers: Arc::clone(&peers),
         local_peer_id: config.local_peer_id,
-        learner,
         signer: config.signer.clone(),
         submit_timeout: tuning.submit_timeout,
         network: network.clone(),
     };
-    let event_loop = EventLoop {
+    let initial_allowed = allow_list.members();
+    let mut event_loop = EventLoop {
         replica,
         store,
         head,
         raft_id,
+        local_peer_id: config.local_peer_id,
         learner,
+        member: false,
         peers,
+        members: Arc::new(Vec::new()),
+        contacts: BTreeMap::new(),
+        initial_allowed,
         network,
         allow_list,
         tuning,
@@ -235,25 +271,33 @@ pub fn start(
         proposal_id_next: 1,
         applied_since_compact: 0,
         leader_seen: None,
+        last_reconcile: None,
+        ticks: 0,
         status: status_sender,
         metrics,
     };
+    event_loop.refresh_membership()?;
+    event_loop.publish_status(true);
     let join = tokio::spawn(event_loop.run(inbound, command_receiver, shutdown));
     Ok((handle, join))
 }
 
-/// Opens the Raft log; a new log is bootstrapped with the genesis configuration (voters and
-/// learners from [`PeerMap`]) at index 1, so every node starts from the same configuration.
-fn open_log(config: &LedgerConfig, peers: &PeerMap, sync: bool) -> Result<RocksLogStore> {
+/// Opens the Raft log. With `genesis` (a node listed in genesis), a new log is bootstrapped
+/// with the genesis configuration (voters and learners from [`PeerMap`]) at index 1, so every
+/// genesis node starts from the same configuration; without it a new log stays empty until the
+/// leader sends a snapshot.
+fn open_log(config: &LedgerConfig, genesis: Option<&PeerMap>, sync: bool) -> Result<RocksLogStore> {
     let mut log = RocksLogStore::open(config.data_dir.join("raft"), RocksLogStoreOptions { sync })?;
     let stored = LogStore::latest_snapshot(&log)
         .map_err(|error| LedgerError::Consensus(pedigree_consensus::Error::Store(error)))?;
-    if stored.get_metadata().index == 0 {
-        let mut snapshot = bootstrap_snapshot(&peers.voters());
+    if let Some(peers) = genesis
+        && stored.get_metadata().index == 0
+    {
+        let mut snapshot = bootstrap_snapshot(&peers.genesis_voters());
         if let Some(metadata) = snapshot.metadata.as_mut()
             && let Some(conf_state) = metadata.conf_state.as_mut()
         {
-            conf_state.learners = peers.learners();
+            conf_state.learners = peers.genesis_learners();
         }
         LogStore::apply_snapshot(&mut log, snapshot)
             .map_err(|error| LedgerError::Consensus(pedigree_consensus::Error::Store(error)))?;
@@ -323,13 +367,15 @@ impl EventLoop {
             self.apply(item)?;
         }
         for outbound in messages {
-            let Some(entry) = self.peers.entry(outbound.to) else {
-                continue;
+            let peer = match self.peers.entry(outbound.to) {
+                Some(entry) => entry.peer_id,
+                None => match self.contacts.get(&outbound.to) {
+                    Some(peer) => *peer,
+                    None => continue,
+                },
             };
             // Fire and forget: Raft resends whatever is lost.
-            let _ = self
-                .network
-                .send(entry.peer_id, wire::encode(&outbound.message));
+            let _ = self.network.send(peer, wire::encode(&outbound.message));
         }
         for (id, fate) in fates {
             self.on_fate(id, fate);
@@ -373,7 +419,7 @@ impl EventLoop {
                     height = self.head.height,
                     "restored a snapshot"
                 );
-                self.refresh_allow_list();
+                self.refresh_membership()?;
                 self.resolve_applied_waiters()?;
             }
             Apply::Entry {
@@ -389,20 +435,31 @@ impl EventLoop {
                 let blocks = self.store.apply_entry(&mut self.head, index, &payloads)?;
                 self.applied_since_compact += 1;
                 for block in &blocks {
-                    self.on_block(block);
+                    self.on_block(block)?;
                 }
             }
-            Apply::Membership { index, .. } => {
+            Apply::Membership {
+                index, conf_state, ..
+            } => {
                 if index > self.head.applied_index {
                     self.store.advance_applied(&mut self.head, index)?;
                     self.applied_since_compact += 1;
+                    tracing::info!(
+                        raft_id = self.raft_id,
+                        index,
+                        voters = ?conf_state.voters,
+                        learners = ?conf_state.learners,
+                        "raft configuration changed"
+                    );
                 }
+                // A node that left the configuration loses its network access now.
+                self.refresh_allow_list();
             }
         }
         Ok(())
     }
 
-    fn on_block(&mut self, block: &AppliedBlock) {
+    fn on_block(&mut self, block: &AppliedBlock) -> Result<()> {
         LedgerMetrics::bump(&self.metrics.blocks_applied, 1);
         LedgerMetrics::bump(&self.metrics.txs_applied, block.receipts.len() as u64);
         for (position, receipt) in block.receipts.iter().enumerate() {
@@ -421,8 +478,9 @@ impl EventLoop {
             }
         }
         if block.governance_changed {
-            self.refresh_allow_list();
+            self.refresh_membership()?;
         }
+        Ok(())
     }
 
     /// After a snapshot, waiters whose transactions the snapshot covers are resolved from the
@@ -440,17 +498,157 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Membership changes from governance update the network's allow-list.
-    fn refresh_allow_list(&self) {
-        let members: BTreeSet<PeerId> = self
-            .store
-            .member_nodes()
-            .iter()
-            .filter_map(|node| node.parse().ok())
-            .collect();
-        if !members.is_empty() {
-            self.allow_list.replace(members);
+    /// Re-reads the membership from the applied state (at start, after a snapshot and after
+    /// every block in which governance changed state): registers new nodes (persisting the
+    /// registry), recomputes this node's role, and updates the allow-list.
+    fn refresh_membership(&mut self) -> Result<()> {
+        let known = self.store.known_peers()?;
+        for peer in &known {
+            match peer.peer_id.parse::<PeerId>() {
+                Ok(peer_id) => {
+                    self.peers.register(peer_id, &peer.org, peer.learner);
+                }
+                Err(error) => tracing::warn!(peer = peer.peer_id, %error, "bad registered peer"),
+            }
         }
+        let state_members = self.store.with_state(|state| desired_members(state));
+        let mut members = Vec::with_capacity(state_members.len());
+        for member in state_members {
+            if let Some(raft_id) = self
+                .peers
+                .register(member.peer_id, &member.org, member.learner)
+            {
+                members.push(PeerEntry {
+                    raft_id,
+                    peer_id: member.peer_id,
+                    org: member.org,
+                    learner: member.learner,
+                });
+            }
+        }
+        members.sort();
+        let registry: Vec<KnownPeer> = self
+            .peers
+            .entries()
+            .filter(|entry| !self.peers.in_genesis(&entry.peer_id))
+            .map(|entry| KnownPeer {
+                peer_id: entry.peer_id.to_string(),
+                org: entry.org.clone(),
+                learner: entry.learner,
+            })
+            .collect();
+        // A write of its own, after the block's: a crash in between loses nothing, because
+        // the nodes it adds are still in the state the restart reads again.
+        if registry != known {
+            self.store.record_known_peers(&registry)?;
+        }
+        let own = members
+            .iter()
+            .find(|entry| entry.peer_id == self.local_peer_id);
+        let member = own.is_some();
+        if let Some(own) = own {
+            self.learner = own.learner;
+        }
+        if member != self.member || *self.members != members {
+            tracing::info!(
+                raft_id = self.raft_id,
+                member,
+                members = members.len(),
+                "membership read from the applied state"
+            );
+        }
+        self.member = member;
+        self.members = Arc::new(members);
+        self.refresh_allow_list();
+        Ok(())
+    }
+
+    /// The allow-list: the members of the applied state, plus the nodes still in Raft's
+    /// configuration (a removed node keeps its connections until the leader has removed it from
+    /// the configuration too, so a quorum stays reachable meanwhile), plus, while this node is
+    /// not a member itself (joining), the peers it was started with.
+    fn refresh_allow_list(&self) {
+        let conf = self.replica.status().conf_state;
+        let mut allowed: BTreeSet<PeerId> =
+            self.members.iter().map(|entry| entry.peer_id).collect();
+        for id in conf
+            .voters
+            .iter()
+            .chain(&conf.learners)
+            .chain(&conf.voters_outgoing)
+            .chain(&conf.learners_next)
+        {
+            if let Some(entry) = self.peers.entry(*id) {
+                allowed.insert(entry.peer_id);
+            }
+        }
+        if !self.member {
+            allowed.extend(self.initial_allowed.iter().copied());
+        }
+        allowed.remove(&self.local_peer_id);
+        self.allow_list.replace(allowed);
+    }
+
+    /// The configuration the applied membership state asks for.
+    fn desired_conf(&self) -> DesiredConf {
+        let mut desired = DesiredConf::default();
+        for entry in self.members.iter() {
+            if entry.learner {
+                desired.learners.insert(entry.raft_id);
+            } else {
+                desired.voters.insert(entry.raft_id);
+            }
+        }
+        desired
+    }
+
+    /// Leader only: proposes the next step toward the desired configuration (see
+    /// [`super::reconcile`]), once everything committed is applied, so the target and the
+    /// configuration are read at the same index.
+    fn reconcile_membership(&mut self) -> Result<()> {
+        let status = self.replica.status();
+        if status.role != Role::Leader
+            || status.applied_index != self.head.applied_index
+            || status.applied_index < status.commit_index
+        {
+            return Ok(());
+        }
+        let desired = self.desired_conf();
+        let replica = &self.replica;
+        let change = next_change(
+            &desired,
+            &status.conf_state,
+            self.raft_id,
+            status.commit_index,
+            |id| replica.peer_progress(id),
+        );
+        let Some(change) = change else {
+            return Ok(());
+        };
+        match self.last_reconcile {
+            Some((last, since)) if last == change => {
+                // raft-rs runs a transfer for an election timeout; asking again meanwhile is
+                // only noise. Other changes are refused cheaply while one is pending.
+                let transfer_ticks = 2 * self.tuning.election_ticks as u64;
+                if matches!(change, MembershipChange::TransferLeader(_))
+                    && self.ticks - since < transfer_ticks
+                {
+                    return Ok(());
+                }
+                if matches!(change, MembershipChange::TransferLeader(_)) {
+                    self.last_reconcile = Some((change, self.ticks));
+                }
+            }
+            _ => {
+                tracing::info!(
+                    raft_id = self.raft_id,
+                    ?change,
+                    "reconciling the raft configuration"
+                );
+                self.last_reconcile = Some((change, self.ticks));
+            }
+        }
+        self.step(Input::ChangeMembership(change))
     }
 
     fn on_fate(&mut self, id: u64, fate: ProposalFate) {
@@ -494,7 +692,9 @@ impl EventLoop {
     }
 
     fn on_tick(&mut self) -> Result<()> {
+        self.ticks += 1;
         self.step(Input::Tick)?;
+        self.reconcile_membership()?;
         let now = Instant::now();
         self.waiters.retain(|_, waiter| waiter.deadline > now);
         self.route_due()?;
@@ -502,10 +702,26 @@ impl EventLoop {
     }
 
     fn on_raft(&mut self, peer: PeerId, bytes: Vec<u8>) -> Result<()> {
-        let Some(from) = self.peers.raft_id(&peer) else {
+        // The network only delivers from allowed peers; a peer this node has not registered
+        // yet (a joining node hearing from a leader added after genesis) gets its derived id.
+        let from = match self.peers.raft_id(&peer) {
+            Some(id) => id,
+            None => {
+                let id = self.peers.raft_id_for(&peer);
+                if self.peers.entry(id).is_some() {
+                    LedgerMetrics::bump(&self.metrics.messages_refused, 1);
+                    return Ok(());
+                }
+                if self.contacts.len() < CONTACTS_MAX {
+                    self.contacts.insert(id, peer);
+                }
+                id
+            }
+        };
+        if from == self.raft_id {
             LedgerMetrics::bump(&self.metrics.messages_refused, 1);
             return Ok(());
-        };
+        }
         match wire::decode(&bytes) {
             Ok(message) => self.step(Input::Receive { from, message }),
             Err(error) => {
@@ -649,7 +865,10 @@ impl EventLoop {
         if self.pool.queue.is_empty() || !self.is_leader() {
             return Ok(());
         }
-        assert!(!self.learner, "a learner never leads");
+        if self.learner {
+            // A regulator node never proposes, even if a configuration ever made it lead.
+            return Ok(());
+        }
         let mut proposed = false;
         while !self.pool.queue.is_empty() && self.in_flight.len() < PROPOSALS_IN_FLIGHT_MAX {
             let txs = self.pool.take_block();
@@ -692,6 +911,8 @@ impl EventLoop {
             applied_index: self.head.applied_index,
             voters: replica.conf_state.voters.clone(),
             learners: replica.conf_state.learners.clone(),
+            members: Arc::clone(&self.members),
+            member: self.member,
             head: self.head.clone(),
             running,
         };

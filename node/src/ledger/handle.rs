@@ -11,7 +11,7 @@ use pedigree_consensus::Role;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::block::{Block, BlockHeader, MerkleProof};
-use super::peers::PeerMap;
+use super::peers::PeerEntry;
 use super::store::{Head, LedgerStore, StoredEventRecord, TxLocation, TxResult};
 use super::{LedgerError, Signer};
 
@@ -26,6 +26,10 @@ pub enum SubmitError {
     /// This node is a learner: it replicates but never takes writes.
     #[error("this node is a read-only learner; submit to a voting node")]
     ReadOnly,
+    /// This node is not (or not yet, or no longer) a member of the network's applied
+    /// membership.
+    #[error("this node is not a member of the network (joining, or removed); submit to a member")]
+    NotMember,
     /// The call carried no transactions or too many.
     #[error("invalid submission: {0}")]
     Invalid(String),
@@ -79,6 +83,11 @@ pub struct LedgerStatus {
     pub voters: Vec<u64>,
     /// Learners in the current configuration.
     pub learners: Vec<u64>,
+    /// The member nodes of the applied membership state (the configuration the leader
+    /// reconciles Raft toward), by Raft id.
+    pub members: Arc<Vec<PeerEntry>>,
+    /// True if this node is one of `members`.
+    pub member: bool,
     /// The ledger head (latest block height and hash, state hash).
     pub head: Head,
     /// False once the event loop has stopped.
@@ -153,9 +162,7 @@ pub struct LedgerHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) status: watch::Receiver<LedgerStatus>,
     pub(crate) metrics: Arc<LedgerMetrics>,
-    pub(crate) peers: Arc<PeerMap>,
     pub(crate) local_peer_id: PeerId,
-    pub(crate) learner: bool,
     pub(crate) signer: Option<Signer>,
     pub(crate) submit_timeout: std::time::Duration,
     pub(crate) network: crate::net::NetworkHandle,
@@ -170,8 +177,12 @@ impl LedgerHandle {
     ///
     /// [`SubmitError::ReadOnly`] on a learner; see [`SubmitError`] for the rest.
     pub async fn submit(&self, txs: Vec<SignedTx>) -> Result<Vec<TxResult>, SubmitError> {
-        if self.learner {
+        let status = self.status();
+        if status.learner {
             return Err(SubmitError::ReadOnly);
+        }
+        if !status.member {
+            return Err(SubmitError::NotMember);
         }
         if txs.is_empty() || txs.len() > SUBMIT_TXS_MAX {
             return Err(SubmitError::Invalid(format!(
@@ -360,12 +371,12 @@ impl LedgerHandle {
 
     /// True for a learner node.
     pub fn is_learner(&self) -> bool {
-        self.learner
+        self.status.borrow().learner
     }
 
-    /// The genesis node list.
-    pub fn peers(&self) -> &PeerMap {
-        &self.peers
+    /// The member nodes of the applied membership state.
+    pub fn members(&self) -> Arc<Vec<PeerEntry>> {
+        Arc::clone(&self.status.borrow().members)
     }
 
     /// The network handle (to add peer addresses, read network status).

@@ -5,7 +5,8 @@
 //!
 //! - [`block`]: block header and hash chain, Merkle tree and inclusion proofs.
 //! - [`store`]: applying committed block proposals to RocksDB atomically; reads; startup checks.
-//! - [`peers`]: the genesis node list → Raft ids, voters and learners.
+//! - [`peers`]: peer ids ↔ Raft ids, and the members the applied state lists.
+//! - [`reconcile`]: the next membership change that moves Raft toward those members.
 //! - [`event_loop`]: the one task that owns the `Replica` (tick, network, proposals, shutdown).
 //! - [`handle`]: [`LedgerHandle`], the cloneable front door (submit and reads).
 //! - `api_impl`: `api::LedgerApi` for [`LedgerHandle`].
@@ -31,6 +32,7 @@ pub mod block;
 pub mod event_loop;
 pub mod handle;
 pub mod peers;
+pub mod reconcile;
 pub mod store;
 
 use std::path::PathBuf;
@@ -72,7 +74,7 @@ pub enum LedgerError {
     /// The consensus replica failed.
     #[error("consensus: {0}")]
     Consensus(#[from] pedigree_consensus::Error),
-    /// The genesis node list or the node's place in it is unusable.
+    /// The genesis node list is unusable.
     #[error("membership: {0}")]
     Membership(String),
 }

@@ -10,6 +10,7 @@
 //! | `receipts` | `u64_be(height) ‖ u32_be(index)` | [`Receipt`] |
 //! | `tx_index` | tx id | [`TxLocation`] |
 //! | `meta` | `applied` | [`Head`] |
+//! | `meta` | `peers` | every registered node, `Vec<`[`KnownPeer`]`>` |
 //! | `events` | `u64_be(seq)` | [`StoredEventRecord`] |
 //! | `event_by_hash` | event hash id text | `u64_be(seq)` |
 //! | `event_by_epc` | normalised EPC ‖ `0x00` ‖ `u64_be(seq)` | empty |
@@ -47,6 +48,8 @@ use super::{LedgerError, Result};
 
 /// Key of the [`Head`] in the `meta` family.
 const META_HEAD: &[u8] = b"applied";
+/// Key of the registered nodes in the `meta` family.
+const META_PEERS: &[u8] = b"peers";
 
 /// Prefix of the message of a receipt for a transaction whose signature failed.
 pub const SIGNATURE_FAILED_MESSAGE: &str = "signature does not verify";
@@ -691,16 +694,41 @@ impl LedgerStore {
         f(&snapshot)
     }
 
-    /// Member peer ids recorded in state (`node/{peer_id}` keys).
-    pub fn member_nodes(&self) -> Vec<String> {
-        let prefix = keys::node("");
-        self.db
-            .state()
-            .scan_prefix(&prefix, 100_000)
-            .into_iter()
-            .filter_map(|(key, _)| String::from_utf8(key[prefix.len()..].to_vec()).ok())
-            .collect()
+    /// Every node this ledger has registered (see [`super::peers::PeerMap`]): peer id, org
+    /// and learner flag. Kept in the `meta` family beside the state, so snapshots carry it.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or an undecodable record.
+    pub fn known_peers(&self) -> Result<Vec<KnownPeer>> {
+        match self.db.get(Cf::Meta, META_PEERS)? {
+            Some(bytes) => decode_or_corrupt(&bytes, "known peers"),
+            None => Ok(Vec::new()),
+        }
     }
+
+    /// Replaces the record read by [`LedgerStore::known_peers`].
+    ///
+    /// # Errors
+    ///
+    /// Storage failures.
+    pub fn record_known_peers(&self, peers: &[KnownPeer]) -> Result<()> {
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::Meta, META_PEERS.to_vec(), codec::encode(&peers));
+        self.db.write(batch)?;
+        Ok(())
+    }
+}
+
+/// A registered node, as [`LedgerStore::known_peers`] keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct KnownPeer {
+    /// libp2p peer id (text).
+    pub peer_id: String,
+    /// Operating org.
+    pub org: String,
+    /// True for a learner (regulator) node.
+    pub learner: bool,
 }
 
 /// Index keys written earlier in the same entry (the batch is not readable until written).
