@@ -279,8 +279,17 @@ async fn learner_refuses_writes_and_answers_reads() {
     assert!(!answer.verified);
 }
 
+/// This crate's `pedigree` binary, or `$PEDIGREE_BIN_DIR/pedigree` when set (as the devnet
+/// test does, for binaries built elsewhere).
+fn pedigree_bin() -> std::path::PathBuf {
+    match std::env::var_os("PEDIGREE_BIN_DIR") {
+        Some(dir) => std::path::Path::new(&dir).join("pedigree"),
+        None => env!("CARGO_BIN_EXE_pedigree").into(),
+    }
+}
+
 fn pedigree(url: &str, token: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pedigree"))
+    Command::new(pedigree_bin())
         .args(["--node", url, "--token", token])
         .args(args)
         .output()
