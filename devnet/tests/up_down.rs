@@ -407,7 +407,7 @@ fn devnet_up_commands_plant_and_down() {
     let out = text(&reconcile);
     assert!(reconcile.status.success(), "{out}");
     assert!(
-        out.contains("\"commissioned\":10") && out.contains("\"dispensed\":1"),
+        out.contains("commissioned=10") && out.contains("dispensed=1"),
         "{out}"
     );
     let blocks = pedigree(find_command(&commands, "blocks", ""));

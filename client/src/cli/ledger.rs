@@ -495,7 +495,10 @@ pub(crate) fn reconcile(args: LotArgs, globals: &Globals) -> Result<Outcome, Cli
         return Ok(Outcome::Print(to_json(&answer)?));
     }
     let mut text = format!("GTIN {gtin} lot {}", args.lot);
-    if let Value::Object(map) = &answer {
+    // `{gtin, lot, reconciliation: {counters: {…}, current: {…}, duplicate_attempts}}`: one
+    // line per part of the reconciliation, `name=value` pairs.
+    let body = answer.get("reconciliation").unwrap_or(&answer);
+    if let Value::Object(map) = body {
         for (key, value) in map {
             text.push_str(&format!("\n  {key}: {}", compact(value)));
         }
