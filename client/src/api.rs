@@ -301,6 +301,61 @@ impl NodeStatus {
     }
 }
 
+/// Keys whose 32-byte values are EPCIS event hashes (the digest of the CBV 2.0 event hash
+/// ID), written back as that hash ID.
+const EVENT_HASH_KEYS: [&str; 4] = [
+    "event_hash",
+    "eventHash",
+    "commissioned_event",
+    "commissionedEvent",
+];
+
+/// The CBV 2.0 event hash ID (`ni:///sha-256;<hex>?ver=CBV2.0`) of an event hash digest.
+pub fn event_hash_id(digest: &[u8; 32]) -> String {
+    format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest))
+}
+
+/// 32 integers 0..=255: a digest the node serialised as a byte array.
+fn as_digest(value: &Value) -> Option<[u8; 32]> {
+    let items = value.as_array().filter(|items| items.len() == 32)?;
+    let mut digest = [0_u8; 32];
+    for (byte, item) in digest.iter_mut().zip(items) {
+        *byte = u8::try_from(item.as_u64()?).ok()?;
+    }
+    Some(digest)
+}
+
+/// Rewrites every digest the node serialised as an array of 32 bytes (the chaincode's
+/// records in `GET /trace`, for instance) as text: event hashes (`event_hash`,
+/// `commissioned_event`) as their CBV 2.0 hash ID `ni:///sha-256;<hex>?ver=CBV2.0`, any
+/// other digest (a shipment id, a tx id) as lowercase hex.
+pub fn readable_digests(value: &mut Value) {
+    fn walk(value: &mut Value, key: Option<&str>) {
+        if let Some(digest) = as_digest(value) {
+            *value = Value::String(if key.is_some_and(|k| EVENT_HASH_KEYS.contains(&k)) {
+                event_hash_id(&digest)
+            } else {
+                hex::encode(digest)
+            });
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map.iter_mut() {
+                    walk(item, Some(key));
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, None);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(value, None);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,5 +446,35 @@ mod tests {
         assert!(s.is_leader && s.has_leader());
         assert_eq!(s.term, Some(2));
         assert!(!NodeStatus::from_json(&json!({"leader": null})).has_leader());
+    }
+
+    #[test]
+    fn digests_become_hash_ids_and_hex() {
+        let bytes: Vec<u8> = (0..32).collect();
+        let mut trace = json!({
+            "trace": {
+                "history": [{"event_hash": bytes, "height": 3, "action": {"ErrorDeclared": {"event_hash": bytes}}}],
+                "record": {"commissioned_event": bytes, "shipment": bytes, "children": [1, 2, 3]},
+                "txs": [bytes]
+            }
+        });
+        readable_digests(&mut trace);
+        let hex_text = hex::encode(&bytes);
+        let id = format!("ni:///sha-256;{hex_text}?ver=CBV2.0");
+        assert_eq!(trace["trace"]["history"][0]["event_hash"], json!(id));
+        assert_eq!(trace["trace"]["history"][0]["height"], json!(3));
+        assert_eq!(
+            trace["trace"]["history"][0]["action"]["ErrorDeclared"]["event_hash"],
+            json!(id)
+        );
+        assert_eq!(trace["trace"]["record"]["commissioned_event"], json!(id));
+        assert_eq!(trace["trace"]["record"]["shipment"], json!(hex_text));
+        assert_eq!(trace["trace"]["record"]["children"], json!([1, 2, 3]));
+        assert_eq!(trace["trace"]["txs"][0], json!(hex_text));
+        // 32 numbers that are not all bytes stay as they are.
+        let mut not_bytes = json!({"event_hash": (0..32).map(|i| i * 10).collect::<Vec<u32>>()});
+        let before = not_bytes.clone();
+        readable_digests(&mut not_bytes);
+        assert_eq!(not_bytes, before);
     }
 }

@@ -66,7 +66,7 @@ async fn start(read_only: bool) -> Node {
     let parts = [
         org("mfg", "manufacturer", Some("0614141"), MFG_GLN, 1),
         org("dist", "distributor", Some("0888881"), DIST_GLN, 2),
-        org("reg", "regulator", None, "0555551000001", 3),
+        org("reg", "regulator", None, "0555551000004", 3),
     ];
     let (orgs, publics): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     let document = assemble("sdk-test", 1_767_225_600_000, orgs, &publics).unwrap();
@@ -178,10 +178,17 @@ async fn supply_chain_through_the_sdk() {
         "{results:?}"
     );
 
-    // The distributor receives (client-signed, submitted with its own token).
-    let dist_client = Client::new(&node.url, Some(DIST_TOKEN)).unwrap();
+    // The distributor receives: signed with its own key, relayed through the manufacturer's
+    // node (a node takes writes only with a token of its own org: 403 otherwise).
     let receive = Receive::new([case.clone()]).at(DIST_GLN).build().unwrap();
-    let results = dist_client
+    let dist_client = Client::new(&node.url, Some(DIST_TOKEN)).unwrap();
+    let refused = dist_client
+        .submit_events(Some(&dist), vec![receive.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.http_status(), Some(403), "{refused}");
+    assert!(refused.to_string().contains("cannot write"), "{refused}");
+    let results = client
         .submit_events(Some(&dist), vec![receive])
         .await
         .unwrap();
@@ -272,8 +279,17 @@ async fn learner_refuses_writes_and_answers_reads() {
     assert!(!answer.verified);
 }
 
+/// This crate's `pedigree` binary, or `$PEDIGREE_BIN_DIR/pedigree` when set (as the devnet
+/// test does, for binaries built elsewhere).
+fn pedigree_bin() -> std::path::PathBuf {
+    match std::env::var_os("PEDIGREE_BIN_DIR") {
+        Some(dir) => std::path::Path::new(&dir).join("pedigree"),
+        None => env!("CARGO_BIN_EXE_pedigree").into(),
+    }
+}
+
 fn pedigree(url: &str, token: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pedigree"))
+    Command::new(pedigree_bin())
         .args(["--node", url, "--token", token])
         .args(args)
         .output()
@@ -289,6 +305,7 @@ async fn cli_capture_verify_trace_recall_status() {
         .at(MFG_GLN)
         .build()
         .unwrap();
+    let event_id = event.event_id.clone().expect("builders set the hash ID");
     let mut document = pedigree_epcis::EpcisDocument::new(pedigree_epcis::DocumentKind::Document);
     document.schema_version = Some("2.0".into());
     document.creation_date = Some(pedigree_epcis::EpcisTime::new("2026-01-01T00:00:00Z"));
@@ -312,6 +329,11 @@ async fn cli_capture_verify_trace_recall_status() {
             &["verify", "--gtin", UNIT, "--lot", "L7", "--serial", "ZZ"],
         );
         let trace = pedigree(&url, MFG_TOKEN, &["trace", "(01)00614141073467(21)A2"]);
+        let trace_json = pedigree(
+            &url,
+            MFG_TOKEN,
+            &["--json", "trace", "(01)00614141073467(21)A2"],
+        );
         let recall = pedigree(
             &url,
             MFG_TOKEN,
@@ -332,6 +354,7 @@ async fn cli_capture_verify_trace_recall_status() {
             verify,
             unknown,
             trace,
+            trace_json,
             recall,
             scope,
             reconcile,
@@ -355,6 +378,7 @@ async fn cli_capture_verify_trace_recall_status() {
         verify,
         unknown,
         trace,
+        trace_json,
         recall,
         scope,
         reconcile,
@@ -380,6 +404,27 @@ async fn cli_capture_verify_trace_recall_status() {
     );
     assert!(trace.status.success(), "{}", text(&trace));
     assert!(text(&trace).contains("history"), "{}", text(&trace));
+    // Event hashes as CBV 2.0 hash IDs, not byte arrays, in text and in JSON.
+    assert!(
+        text(&trace).contains("event_hash=ni:///sha-256;") && !text(&trace).contains("=[1"),
+        "{}",
+        text(&trace)
+    );
+    let trace_json: serde_json::Value = serde_json::from_slice(&trace_json.stdout).unwrap();
+    let entry = &trace_json["trace"]["history"][0];
+    let hash_id = entry["event_hash"].as_str().unwrap_or_default();
+    assert!(
+        hash_id.starts_with("ni:///sha-256;") && hash_id.ends_with("?ver=CBV2.0"),
+        "{trace_json}"
+    );
+    assert_eq!(
+        trace_json["trace"]["record"]["commissioned_event"], entry["event_hash"],
+        "{trace_json}"
+    );
+    assert_eq!(
+        hash_id, event_id,
+        "the event hash is the commissioning's hash ID"
+    );
     assert!(recall.status.success(), "{}", text(&recall));
     assert!(text(&scope).contains("Recalled"), "{}", text(&scope));
     assert!(reconcile.status.success(), "{}", text(&reconcile));

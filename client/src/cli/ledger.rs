@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pedigree_client::api::readable_digests;
 use pedigree_client::{Client, OrgSigner, TxResult, TxStatus, events, signer};
 use pedigree_epcis::model::EpcisEvent;
 use pedigree_gs1::{ParseContext, ReferenceYear, parse_any};
@@ -235,11 +236,17 @@ fn parse_code(code: &str) -> Result<ProductId, CliError> {
             "{code:?}: needs a GTIN (01) and a serial (21)"
         )));
     };
+    // The node wants the expiry as printed (`YYMMDD`, AI 17), not the parser's ISO date.
+    let expiry = data
+        .elements
+        .iter()
+        .find(|element| element.ai == "17")
+        .map(|element| element.value.clone());
     Ok(ProductId {
         gtin,
         serial,
         lot: data.lot.clone(),
-        expiry: data.expiry.clone(),
+        expiry,
     })
 }
 
@@ -341,14 +348,16 @@ pub(crate) fn trace(args: TraceArgs, globals: &Globals) -> Result<Outcome, CliEr
         events::sgtin(&id.gtin, &id.serial)?
     };
     let client = client(globals)?;
-    let answer = block_on(client.trace(&epc))??;
+    let mut answer = block_on(client.trace(&epc))??;
+    readable_digests(&mut answer);
     if globals.json {
         return Ok(Outcome::Print(to_json(&answer)?));
     }
     Ok(Outcome::Print(render_trace(&epc, &answer)?))
 }
 
-/// A readable trace: status and custodian, then one line per history entry.
+/// A readable trace: status and custodian, then one line per history entry (digests
+/// already rewritten by [`readable_digests`]).
 fn render_trace(epc: &str, answer: &Value) -> Result<String, CliError> {
     let mut text = epc.to_string();
     let trace = answer.get("trace").unwrap_or(answer);
@@ -424,7 +433,8 @@ pub(crate) fn recall(args: RecallArgs, globals: &Globals) -> Result<Outcome, Cli
     let lot = args.lot.lot.clone();
     let client = client(globals)?;
     if args.scope {
-        let scope = block_on(client.recall_scope(&gtin, &lot))??;
+        let mut scope = block_on(client.recall_scope(&gtin, &lot))??;
+        readable_digests(&mut scope);
         return Ok(Outcome::Print(to_json(&scope)?));
     }
     let result = block_on(async {
@@ -479,12 +489,16 @@ fn result_outcome(what: &str, result: &TxResult, globals: &Globals) -> Result<Ou
 pub(crate) fn reconcile(args: LotArgs, globals: &Globals) -> Result<Outcome, CliError> {
     let gtin = events::gtin14(&args.gtin)?;
     let client = client(globals)?;
-    let answer = block_on(client.reconciliation(&gtin, &args.lot))??;
+    let mut answer = block_on(client.reconciliation(&gtin, &args.lot))??;
+    readable_digests(&mut answer);
     if globals.json {
         return Ok(Outcome::Print(to_json(&answer)?));
     }
     let mut text = format!("GTIN {gtin} lot {}", args.lot);
-    if let Value::Object(map) = &answer {
+    // `{gtin, lot, reconciliation: {counters: {…}, current: {…}, duplicate_attempts}}`: one
+    // line per part of the reconciliation, `name=value` pairs.
+    let body = answer.get("reconciliation").unwrap_or(&answer);
+    if let Value::Object(map) = body {
         for (key, value) in map {
             text.push_str(&format!("\n  {key}: {}", compact(value)));
         }
@@ -506,7 +520,7 @@ pub(crate) struct BlocksArgs {
 
 pub(crate) fn blocks(args: BlocksArgs, globals: &Globals) -> Result<Outcome, CliError> {
     let client = client(globals)?;
-    let answer = block_on(async {
+    let mut answer = block_on(async {
         if let Some(tx_id) = &args.tx {
             let receipt = client.receipt(tx_id).await?;
             let proof = client.proof(tx_id).await?;
@@ -517,6 +531,7 @@ pub(crate) fn blocks(args: BlocksArgs, globals: &Globals) -> Result<Outcome, Cli
             None => client.latest_block().await?,
         })
     })??;
+    readable_digests(&mut answer);
     if globals.json {
         return Ok(Outcome::Print(to_json(&answer)?));
     }
@@ -570,7 +585,9 @@ mod tests {
         assert_eq!(id.gtin, "00614141073467");
         assert_eq!(id.serial, "SN1");
         assert_eq!(id.lot.as_deref(), Some("L1"));
-        assert!(id.expiry.is_some());
+        assert_eq!(id.expiry.as_deref(), Some("271231"));
+        let id = parse_code("https://id.gs1.org/01/00614141073467/10/L1/21/SN1?17=280229").unwrap();
+        assert_eq!(id.expiry.as_deref(), Some("280229"));
         assert!(parse_code("(01)00614141073467").is_err());
     }
 }

@@ -28,6 +28,14 @@
 //! registers new peers, and recomputes the network allow-list (members, plus nodes still in
 //! Raft's configuration, plus the start-up peers while this node is not a member itself). The
 //! leader moves Raft's configuration toward the members one change per tick.
+//!
+//! # Order
+//! The transactions of one `submit` call reach the leader's pool, and so the blocks, in the
+//! order given: waiters carry a sequence number and are routed (and forwarded, chunk after
+//! chunk) in that order, not in transaction-id order. A client that submits a commissioning
+//! and the packing of the same units in one request relies on it. Across calls the order
+//! holds when the client waits for one call's results before the next (as the SDK and the
+//! plant adapter do); concurrent calls on a follower may interleave.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -125,6 +133,8 @@ impl TxPool {
 
 /// A submitted transaction waiting to be applied on this node.
 struct Waiter {
+    /// Submission order on this node (transactions are routed in this order).
+    seq: u64,
     tx: SignedTx,
     senders: Vec<oneshot::Sender<TxResult>>,
     deadline: Instant,
@@ -158,6 +168,8 @@ struct EventLoop {
     tuning: LedgerTuning,
     pool: TxPool,
     waiters: BTreeMap<Digest32, Waiter>,
+    /// The next waiter's sequence number.
+    waiter_seq_next: u64,
     /// Proposal id → its transaction ids.
     in_flight: BTreeMap<u64, Vec<Digest32>>,
     proposal_id_next: u64,
@@ -267,6 +279,7 @@ pub fn start(
         tuning,
         pool: TxPool::default(),
         waiters: BTreeMap::new(),
+        waiter_seq_next: 0,
         in_flight: BTreeMap::new(),
         proposal_id_next: 1,
         applied_since_compact: 0,
@@ -773,9 +786,12 @@ impl EventLoop {
                         // Dropping the sender tells the submitter we are overloaded.
                         continue;
                     }
+                    let seq = self.waiter_seq_next;
+                    self.waiter_seq_next += 1;
                     self.waiters.insert(
                         tx_id,
                         Waiter {
+                            seq,
                             tx,
                             senders: vec![sender],
                             deadline,
@@ -790,7 +806,7 @@ impl EventLoop {
     }
 
     /// Sends every waiter whose turn has come to the leader (its own pool if this is the
-    /// leader, a forward request otherwise).
+    /// leader, a forward request otherwise), in submission order.
     fn route_due(&mut self) -> Result<()> {
         if self.learner {
             return Ok(());
@@ -805,12 +821,16 @@ impl EventLoop {
         for waiter in self.waiters.values_mut() {
             if waiter.next_send <= now {
                 waiter.next_send = now + resend;
-                due.push(waiter.tx.clone());
+                due.push((waiter.seq, waiter.tx.clone()));
             }
         }
         if due.is_empty() {
             return Ok(());
         }
+        // `waiters` is keyed by transaction id; the pool and the blocks must see the order
+        // the clients submitted in (a packing after the commissioning of its units).
+        due.sort_unstable_by_key(|(seq, _)| *seq);
+        let due: Vec<SignedTx> = due.into_iter().map(|(_, tx)| tx).collect();
         if leader_id == self.raft_id {
             for tx in due {
                 self.pool.add(tx);
@@ -821,41 +841,53 @@ impl EventLoop {
             return Ok(());
         };
         LedgerMetrics::bump(&self.metrics.txs_forwarded, due.len() as u64);
+        let mut chunks = Vec::new();
         let mut chunk = Vec::new();
         let mut chunk_bytes = 0usize;
         for tx in due {
             let size = tx.to_bytes().len();
             if !chunk.is_empty() && chunk_bytes + size > FORWARD_BYTES_MAX {
-                self.forward(leader, std::mem::take(&mut chunk));
+                chunks.push(std::mem::take(&mut chunk));
                 chunk_bytes = 0;
             }
             chunk_bytes += size;
             chunk.push(tx);
         }
         if !chunk.is_empty() {
-            self.forward(leader, chunk);
+            chunks.push(chunk);
         }
+        self.forward(leader, chunks);
         Ok(())
     }
 
-    /// Sends transactions to the leader without blocking the loop; the answer only matters
-    /// for logs, because the waiter resends until the transaction is applied.
-    fn forward(&self, leader: PeerId, txs: Vec<SignedTx>) {
-        let bytes = codec::encode(&ForwardRequest::Txs(txs));
+    /// Sends transactions to the leader without blocking the loop: one request per chunk,
+    /// each after the previous one's answer, so the leader pools them in submission order.
+    /// The answers only matter for logs, because the waiters resend until applied.
+    fn forward(&self, leader: PeerId, chunks: Vec<Vec<SignedTx>>) {
         let network = self.network.clone();
         let raft_id = self.raft_id;
         tokio::spawn(async move {
-            match network.request(leader, bytes).await {
-                Ok(response) => match codec::decode::<ForwardResponse>(&response) {
-                    Some(ForwardResponse::Accepted) => {
-                        tracing::debug!(raft_id, "forwarded to the leader");
+            for txs in chunks {
+                let bytes = codec::encode(&ForwardRequest::Txs(txs));
+                match network.request(leader, bytes).await {
+                    Ok(response) => match codec::decode::<ForwardResponse>(&response) {
+                        Some(ForwardResponse::Accepted) => {
+                            tracing::debug!(raft_id, "forwarded to the leader");
+                        }
+                        Some(ForwardResponse::NotLeader { leader }) => {
+                            tracing::debug!(raft_id, ?leader, "forward refused: not the leader");
+                            return;
+                        }
+                        None => {
+                            tracing::debug!(raft_id, "undecodable forward response");
+                            return;
+                        }
+                    },
+                    Err(error) => {
+                        tracing::debug!(raft_id, %error, "forward failed");
+                        return;
                     }
-                    Some(ForwardResponse::NotLeader { leader }) => {
-                        tracing::debug!(raft_id, ?leader, "forward refused: not the leader");
-                    }
-                    None => tracing::debug!(raft_id, "undecodable forward response"),
-                },
-                Err(error) => tracing::debug!(raft_id, %error, "forward failed"),
+                }
             }
         });
     }
