@@ -249,11 +249,12 @@ async fn api_capture_json_ld_commits_events_and_reports_receipts() {
     let h = seeded().await;
     let status = h.get("/status").await.json();
     assert_eq!(
-        status["ledger"]["latestHeight"]
-            .as_u64()
-            .or(status["ledger"]["latest_height"].as_u64()),
-        Some(1)
+        status["ledger"]["latestHeight"].as_u64(),
+        Some(1),
+        "{status}"
     );
+    assert_eq!(status["node"]["orgId"], "mfg", "{status}");
+    assert!(status["ledger"].get("latest_height").is_none(), "{status}");
     let events = h.get("/events?orderBy=eventTime&orderDirection=ASC").await;
     assert_eq!(events.status, StatusCode::OK);
     let value = events.json();
@@ -667,7 +668,7 @@ async fn api_blocks_receipts_and_proofs_verify() {
             })
             .collect();
         assert!(merkle::verify_proof(
-            &digest(&proof["tx_id"]),
+            &digest(&proof["txId"]),
             &steps,
             &digest(&proof["root"])
         ));
