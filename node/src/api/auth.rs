@@ -11,6 +11,12 @@ use axum::http::request::Parts;
 #[derive(Debug, Clone)]
 pub struct ReadAuth(pub TokenGrant);
 
+/// A caller allowed to manage this node's named queries and subscriptions: a `write` or
+/// `admin` token of any org (also on a read-only node: these are node-local, not ledger
+/// writes).
+#[derive(Debug, Clone)]
+pub struct ManageAuth(pub TokenGrant);
+
 /// A caller allowed to write: a `write`/`admin` token of the node's own org, on a
 /// node that is not read-only.
 #[derive(Debug, Clone)]
@@ -69,5 +75,20 @@ impl FromRequestParts<Shared> for WriteAuth {
             )));
         }
         Ok(WriteAuth(grant))
+    }
+}
+
+impl FromRequestParts<Shared> for ManageAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let grant = grant(parts, state)?;
+        if grant.role < Role::Write {
+            return Err(ApiError::forbidden(format!(
+                "token role `{}` cannot manage named queries; `write` or `admin` is required",
+                grant.role
+            )));
+        }
+        Ok(ManageAuth(grant))
     }
 }
