@@ -136,7 +136,7 @@ pub fn committed_json(committed: &Committed) -> Value {
         "accepted": receipt.is_accepted(),
         "message": receipt.message,
         "eventHash": receipt.event_hash.map(hex::encode),
-        "exceptions": serde_json::to_value(&receipt.exceptions).unwrap_or(Value::Null),
+        "exceptions": util::camel_keys(serde_json::to_value(&receipt.exceptions).unwrap_or(Value::Null)),
         "blockHeight": committed.height,
         "index": committed.index,
         "blockHash": hex::encode(committed.block_hash),

@@ -2059,3 +2059,94 @@ async fn api_webhook_subscription_delivers_newly_committed_events() {
         "no delivery after unsubscribing (checked after the last commit was applied)"
     );
 }
+
+/// Every object key is camelCase, except the keys of maps keyed by data (org ids).
+fn assert_camel_case(value: &Value, path: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let data_keys = path.ends_with("byCustodian");
+                assert!(
+                    data_keys || !key.contains('_'),
+                    "snake_case key `{key}` at {path}"
+                );
+                assert_camel_case(inner, &format!("{path}.{key}"));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                assert_camel_case(item, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn api_camel_case_conversion() {
+    assert_eq!(util::camel_case("in_transit_to"), "inTransitTo");
+    assert_eq!(util::camel_case("parentChain"), "parentChain");
+    assert_eq!(util::camel_case("InTransit"), "InTransit");
+    let value = util::camel_keys(serde_json::json!({
+        "by_custodian": {"acme_pharma": {"InTransit": [{"top_container": null}]}},
+        "last_event_seq": 1
+    }));
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "byCustodian": {"acme_pharma": {"InTransit": [{"topContainer": null}]}},
+            "lastEventSeq": 1
+        })
+    );
+}
+
+#[tokio::test]
+async fn api_json_bodies_are_camel_case() {
+    let h = seeded().await;
+    let reply = h
+        .post_json(
+            "/recall",
+            "application/json",
+            &format!(r#"{{"gtin": "{GTIN}", "lot": "LOT9", "reason": "r"}}"#),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let recall = reply.json();
+    let tx = recall["receipt"]["txId"].as_str().unwrap().to_string();
+    let mut bodies = vec![("/recall (POST)".to_string(), recall)];
+    let jobs = h.get("/capture").await.json();
+    let job = jobs["captureJobs"][0]["captureID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for uri in [
+        "/status".to_string(),
+        format!("/proof/{tx}"),
+        format!("/receipts/{tx}"),
+        "/blocks/latest".to_string(),
+        "/capture".to_string(),
+        format!("/capture/{job}"),
+        "/trace/urn:epc:id:sgtin:0614141.007346.S3".to_string(),
+        format!("/recall/{GTIN}/LOT9"),
+        format!("/reconciliation/{GTIN}/LOT9"),
+        format!("/verify/gtin/{GTIN}/lot/LOT9/ser/S1"),
+        "/epcs".to_string(),
+    ] {
+        let reply = h.get(&uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
+        bodies.push((uri, reply.json()));
+    }
+    let text = bodies
+        .iter()
+        .map(|(_, b)| b.to_string())
+        .collect::<String>();
+    assert!(
+        text.contains("parentChain") && text.contains("byCustodian"),
+        "{text}"
+    );
+    for (uri, body) in &bodies {
+        assert_camel_case(body, uri);
+    }
+    let problem = h.get("/events?foo=1").await.json();
+    assert_camel_case(&problem, "problem");
+}
