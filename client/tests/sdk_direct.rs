@@ -66,7 +66,7 @@ async fn start(read_only: bool) -> Node {
     let parts = [
         org("mfg", "manufacturer", Some("0614141"), MFG_GLN, 1),
         org("dist", "distributor", Some("0888881"), DIST_GLN, 2),
-        org("reg", "regulator", None, "0555551000001", 3),
+        org("reg", "regulator", None, "0555551000004", 3),
     ];
     let (orgs, publics): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
     let document = assemble("sdk-test", 1_767_225_600_000, orgs, &publics).unwrap();

@@ -235,8 +235,26 @@ fn parse_code(code: &str) -> Result<ProductId, CliError> {
         gtin,
         serial,
         lot: data.lot.clone(),
-        expiry: data.expiry.clone(),
+        // The parser resolves AI (17) to ISO `YYYY-MM-DD`; verification takes `YYMMDD`.
+        expiry: data.expiry.as_deref().map(yymmdd),
     })
+}
+
+/// `2028-12-31` → `281231`; anything else unchanged.
+fn yymmdd(date: &str) -> String {
+    let b = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+    {
+        format!("{}{}{}", &date[2..4], &date[5..7], &date[8..10])
+    } else {
+        date.to_string()
+    }
 }
 
 /// Arguments of `pedigree verify`.
@@ -566,7 +584,9 @@ mod tests {
         assert_eq!(id.gtin, "00614141073467");
         assert_eq!(id.serial, "SN1");
         assert_eq!(id.lot.as_deref(), Some("L1"));
-        assert!(id.expiry.is_some());
+        assert_eq!(id.expiry.as_deref(), Some("271231"));
+        assert_eq!(yymmdd("2028-12-31"), "281231");
+        assert_eq!(yymmdd("281231"), "281231");
         assert!(parse_code("(01)00614141073467").is_err());
     }
 }
