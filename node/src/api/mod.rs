@@ -12,8 +12,11 @@
 //! otherwise); tokens come from `node.toml` `[[api.tokens]]` (org + role). Reads accept
 //! any valid token, including verification (DSCSA VRS requires authenticated partners).
 //! Writes (`POST /capture`, `POST /events`, `POST /recall`, `POST /release`) need a
-//! `write` or `admin` token **of the node's own org** (403 otherwise), and a read-only
-//! node ([`NodeRole::Learner`]) refuses every write with 403. Named queries and
+//! `write` or `admin` token **of the node's own org** (403 otherwise), because the node
+//! signs them as that org — except client-signed transactions
+//! (`application/vnd.pedigree.signed-txs+json` on `POST /capture`), which a partner may
+//! submit through any node with a `write`/`admin` token of the org that signed every one
+//! of them. A read-only node ([`NodeRole::Learner`]) refuses every write with 403. Named queries and
 //! subscriptions are node-local (not ledger writes): creating or deleting them needs a
 //! `write` or `admin` token of any org, on any node ([`auth::ManageAuth`]).
 //!

@@ -2150,3 +2150,70 @@ async fn api_json_bodies_are_camel_case() {
     let problem = h.get("/events?foo=1").await.json();
     assert_camel_case(&problem, "problem");
 }
+
+#[tokio::test]
+async fn api_partners_submit_their_own_signed_transactions_through_any_node() {
+    let h = seeded().await;
+    let event = pedigree_epcis::json::parse_document(&doc(&commission(
+        &["P1"],
+        "L1",
+        "2026-01-02T09:30:00Z",
+    )))
+    .unwrap()
+    .events
+    .remove(0);
+    let body = pedigree_chaincode::TxBody::Epcis(Box::new(event));
+    let dist_signed = pedigree_chaincode::TxEnvelope {
+        network_id: h.ledger.info().network_id,
+        signer_org: "dist".into(),
+        key_id: "k1".into(),
+        public_key: key(3).verifying_key().to_bytes(),
+        nonce: 7,
+        body: body.clone(),
+    }
+    .sign(&key(3));
+    let mfg_signed = h.ledger.sign(body).unwrap();
+    let hex_list =
+        |tx: &pedigree_chaincode::SignedTx| format!(r#"["{}"]"#, hex::encode(tx.to_bytes()));
+    let submit = |token: &'static str, body: String| {
+        let h = &h;
+        async move {
+            h.call(
+                "POST",
+                "/capture",
+                Some(token),
+                &[("content-type", capture::SIGNED_TXS_MEDIA_TYPE)],
+                body,
+            )
+            .await
+        }
+    };
+    // dist's token, dist's signature, mfg's node: accepted for ordering.
+    let reply = submit(DIST_WRITE, hex_list(&dist_signed)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    // dist's token cannot push mfg's transactions, nor a document the node would sign.
+    assert_problem(
+        &submit(DIST_WRITE, hex_list(&mfg_signed)).await,
+        StatusCode::FORBIDDEN,
+        "SecurityException",
+        "[0]",
+    );
+    assert_problem(
+        &h.call(
+            "POST",
+            "/capture",
+            Some(DIST_WRITE),
+            &[("content-type", "application/json")],
+            doc(&commission(&["P2"], "L1", "2026-01-02T09:30:00Z")),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "SecurityException",
+        "dist",
+    );
+    // A read token cannot submit at all.
+    assert_eq!(
+        submit(MFG_READ, hex_list(&dist_signed)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
