@@ -1,5 +1,5 @@
 //! The node's HTTP API: EPCIS 2.0 capture and query (GS1 REST binding: events, the browse
-//! resources, named queries and webhook subscriptions, `OPTIONS` discovery and the GS1-*
+//! resources, named queries, webhook and WebSocket subscriptions, `OPTIONS` discovery and the GS1-*
 //! headers), DSCSA verification (Lightweight Messaging shape, also at GS1 Digital Link
 //! paths), traceability queries, and audit (blocks, proofs, receipts, status, metrics).
 //! The reference for clients is `docs/api.md` and `GET /openapi.json`.

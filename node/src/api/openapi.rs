@@ -306,12 +306,12 @@ fn paths_document() -> Value {
                 "get": op("A named query", "queries", with(vec![], &query_name), ("200", "{name, query, createdAt}", JSON), &["401", "404"], None),
                 "delete": op("Delete a named query and its subscriptions", "queries", with(vec![], &query_name), ("204", "Deleted", &[]), &["401", "403", "404"], None)
             },
-            "/queries/{queryName}/events": {"get": op("Run a named query (perPage, nextPageToken); Upgrade: websocket is answered 501", "queries",
+            "/queries/{queryName}/events": {"get": op("Run a named query (perPage, nextPageToken); with Upgrade: websocket (stream=true, initialRecordTime?) 101 and a stream of EPCISQueryDocument text messages, one per applied block with new matches", "queries",
                 with({
                     let mut p = query_list(&[("perPage", "Page size"), ("nextPageToken", "From Link rel=next")]);
                     p.extend(binding_headers());
                     p
-                }, &query_name), ("200", "EPCISQueryDocument (queryName = the name)", EPCIS_OUT), &["400", "401", "404", "406", "413", "501"], None)},
+                }, &query_name), ("200", "EPCISQueryDocument (queryName = the name); 101 Switching Protocols for a WebSocket subscription", EPCIS_OUT), &["400", "401", "404", "406", "413"], None)},
             "/queries/{queryName}/subscriptions": {
                 "post": op("Webhook subscription: {dest, stream: true, signatureToken?, initialRecordTime?, epcFormat?}; new matching events are POSTed to dest as EPCISQueryDocuments when blocks commit (GS1-Signature: sha256=<HMAC-SHA256 hex> with signatureToken)", "subscriptions",
                     with(vec![], &query_name), ("201", "Subscription; Location: /queries/{queryName}/subscriptions/{subscriptionID}", JSON), &["400", "401", "403", "404", "415"], Some(body(JSON))),
@@ -329,7 +329,7 @@ fn paths_document() -> Value {
         "info": {
             "title": "Pedigree node API",
             "version": "0.1.0",
-            "description": "EPCIS 2.0 capture/query (GS1 REST binding: events, browse resources, named queries, webhook subscriptions, OPTIONS discovery, GS1-* headers), DSCSA LMS verification, traceability and audit. All routes except /openapi.json require `Authorization: Bearer <token>`; writes require a write/admin token of the node's org and a non-read-only node."
+            "description": "EPCIS 2.0 capture/query (GS1 REST binding: events, browse resources, named queries, webhook and WebSocket subscriptions, OPTIONS discovery, GS1-* headers), DSCSA LMS verification, traceability and audit. All routes except /openapi.json require `Authorization: Bearer <token>`; ledger writes require a write/admin token of the node's org (client-signed transactions: of their signing org) and a non-read-only node; see docs/api.md."
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

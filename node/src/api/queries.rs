@@ -29,8 +29,15 @@
 //! skipped and nothing queues in memory: the ledger is the queue, the cursor (persisted
 //! after each delivery) the position in it. With `signatureToken`, each delivery carries
 //! `GS1-Signature: sha256=<hex HMAC-SHA256 of the body keyed by the token>`.
-//! Scheduled (`schedule`) subscriptions and WebSocket streaming are not implemented
-//! (400 `SubscriptionControlsException` and 501 respectively).
+//! Scheduled (`schedule`) subscriptions are not implemented (400
+//! `SubscriptionControlsException`).
+//!
+//! # Subscriptions (WebSocket)
+//! `GET /queries/{name}/events` with `Upgrade: websocket` (optionally `?stream=true`,
+//! `initialRecordTime=…`) answers 101 and streams the query's new results over the
+//! socket, one `EPCISQueryDocument` text message per applied block with matches, with
+//! the same cursor discipline as webhooks ([`stream_socket`]). The stream lives as long
+//! as the connection; it is not persisted.
 
 use super::Shared;
 use super::auth::{ManageAuth, ReadAuth};
@@ -40,6 +47,8 @@ use super::query::{self, EventQuery};
 use super::util::{self, Format, body_text, content_type, read_body};
 use axum::Json;
 use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -426,36 +435,150 @@ pub async fn delete_query(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /queries/{queryName}/events`: runs the query (`perPage`, `nextPageToken`).
-/// A WebSocket upgrade request is answered 501 (use a webhook subscription).
+/// `GET /queries/{queryName}/events`: runs the query (`perPage`, `nextPageToken`), or,
+/// with `Upgrade: websocket`, streams it (see [`stream_socket`]; parameters `stream`
+/// (`true`) and `initialRecordTime`).
 pub async fn run_named_query(
     State(state): State<Shared>,
     _: ReadAuth,
     headers: HeaderMap,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if headers
+    let wants_socket = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "ImplementationException",
-            "WebSocket subscriptions are not implemented; create a webhook with POST /queries/{name}/subscriptions",
-        ));
-    }
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let upgrade = match upgrade {
+        Ok(upgrade) => Some(upgrade),
+        Err(rejection) if wants_socket => {
+            return Err(ApiError::validation(format!(
+                "WebSocket upgrade refused: {}",
+                rejection.body_text()
+            ))
+            .with("field", "Upgrade"));
+        }
+        Err(_) => None,
+    };
     let definition = lock(&state.queries.data)
         .queries
         .get(&name)
         .map(|q| q.query.clone())
         .ok_or_else(|| no_such_query(&name))?;
+    if let Some(upgrade) = upgrade {
+        let since = stream_parameters(raw.as_deref())?;
+        compile(&definition, "/events")?;
+        let presentation = Presentation::from_headers(&headers, &state)?;
+        // The cursor is taken before the handshake: events committed once the client
+        // has its 101 are never missed.
+        let cursor = if since.is_some() {
+            0
+        } else {
+            state.ledger.commit_mark().event_seq
+        };
+        let response = upgrade.on_upgrade(move |socket| async move {
+            stream_socket(state, name, socket, presentation, cursor, since).await
+        });
+        return Ok(response);
+    }
     let (per_page, token) = EventQuery::paging_only(raw.as_deref())?;
     let base = format!("/queries/{name}/events");
     let query = compile(&definition, &base)?.with_paging(per_page, token, &base);
     query.check_token()?;
     query::respond(&state, &headers, query, &name).await
+}
+
+/// `stream` (must be `true`) and `initialRecordTime` of a WebSocket subscription.
+fn stream_parameters(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let mut since = None;
+    for (name, value) in util::parse_query(raw)? {
+        match name.as_str() {
+            "stream" if value.trim() == "true" => {}
+            "stream" => {
+                return Err(ApiError::query_param(
+                    &name,
+                    "only streaming (`stream=true`) WebSocket subscriptions are supported",
+                ));
+            }
+            "initialRecordTime" => {
+                since = Some(util::epcis_time_ms(&value).ok_or_else(|| {
+                    ApiError::query_param(&name, format!("`{value}` is not an xsd:dateTime"))
+                })?)
+            }
+            _ => {
+                return Err(ApiError::query_param(
+                    &name,
+                    "a WebSocket subscription takes stream and initialRecordTime",
+                ));
+            }
+        }
+    }
+    Ok(since)
+}
+
+/// A WebSocket subscription: each time the ledger applies a block, the events after the
+/// cursor that match the named query are sent as one text message holding an
+/// `EPCISQueryDocument` (at most [`DELIVERY_EVENTS_MAX`] events per message; the send
+/// waits for the socket, so a slow client slows only its own stream). Ends when the
+/// client closes, a send fails, the ledger stops or the named query is deleted (a close
+/// frame is sent).
+async fn stream_socket(
+    state: Shared,
+    name: String,
+    mut socket: WebSocket,
+    presentation: Presentation,
+    mut cursor: u64,
+    since: Option<i64>,
+) {
+    let id = new_id();
+    loop {
+        let definition = lock(&state.queries.data)
+            .queries
+            .get(&name)
+            .map(|q| q.query.clone());
+        let Some(query) = definition.and_then(|d| compile(&d, "/events").ok()) else {
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        };
+        let ledger = state.ledger.clone();
+        let Ok(pending) = tokio::task::spawn_blocking(move || {
+            collect_pending(ledger.as_ref(), &query, cursor, since)
+        })
+        .await
+        else {
+            return;
+        };
+        cursor = pending.cursor;
+        if !pending.events.is_empty() {
+            let events = pending
+                .events
+                .iter()
+                .map(|s| query::presented(s, &presentation))
+                .collect();
+            let (body, _) =
+                query::query_document_body(events, Format::Json, state.now_ms(), &name, Some(&id));
+            if socket.send(Message::Text(body.into())).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let current = state.ledger.commit_mark();
+        if current.event_seq > cursor {
+            continue;
+        }
+        tokio::select! {
+            next = state.ledger.next_commit(current) => {
+                if next.is_none() {
+                    return;
+                }
+            }
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
 }
 
 fn subscription_view(s: &Subscription) -> Value {

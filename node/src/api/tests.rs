@@ -1725,7 +1725,7 @@ async fn api_named_queries_are_validated_run_and_persisted() {
     let next = next_link(&first).expect("Link rel=next");
     assert!(next.starts_with("/queries/all/events?"), "{next}");
     assert_eq!(first_event(&h.get(&next).await)["bizStep"], "shipping");
-    // WebSocket streaming is not offered.
+    // An incomplete WebSocket handshake is refused, naming the header.
     let reply = call_with(
         &h,
         "GET",
@@ -1733,7 +1733,12 @@ async fn api_named_queries_are_validated_run_and_persisted() {
         &[("upgrade", "websocket"), ("connection", "upgrade")],
     )
     .await;
-    assert_eq!(reply.status, StatusCode::NOT_IMPLEMENTED);
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "WebSocket",
+    );
 
     // A restarted API (same state directory) still has both queries.
     let app = router(h.ledger.clone(), {
@@ -2216,4 +2221,152 @@ async fn api_partners_submit_their_own_signed_transactions_through_any_node() {
         submit(MFG_READ, hex_list(&dist_signed)).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn next_text<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    match tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .expect("no message within 20 s")
+        .expect("stream ended")
+        .unwrap()
+    {
+        tokio_tungstenite::tungstenite::Message::Text(text) => {
+            serde_json::from_str::<Value>(text.as_str()).unwrap()
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn api_websocket_subscription_streams_newly_committed_events() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let h = seeded().await;
+    let reply = post_as(
+        &h,
+        MFG_WRITE,
+        "/queries",
+        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = h.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let connect = |uri: String, token: Option<&'static str>| async move {
+        let mut request = uri.into_client_request().unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        request
+            .headers_mut()
+            .insert("GS1-EPC-Format", "Never_Translates".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await
+    };
+    // Refusals happen before the upgrade, as HTTP answers.
+    let refused = |result: Result<_, tokio_tungstenite::tungstenite::Error>| match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("upgraded"),
+    };
+    let base = format!("ws://{address}/queries");
+    assert_eq!(
+        refused(connect(format!("{base}/shipments/events"), None).await),
+        401
+    );
+    assert_eq!(
+        refused(connect(format!("{base}/nope/events"), Some(MFG_READ)).await),
+        404
+    );
+    assert_eq!(
+        refused(
+            connect(
+                format!("{base}/shipments/events?stream=false"),
+                Some(MFG_READ)
+            )
+            .await
+        ),
+        400
+    );
+    let (mut socket, response) = connect(
+        format!("{base}/shipments/events?stream=true"),
+        Some(MFG_READ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+
+    // The shipment seeded before subscribing is not sent; a new one is, alone.
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&format!(
+                "{}, {}",
+                commission(&["S8"], "LOT9", "2026-01-03T08:00:00Z"),
+                ship(&["S1"], "2026-01-03T09:00:00Z")
+            )),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let document = next_text(&mut socket).await;
+    assert_eq!(
+        document["epcisBody"]["queryResults"]["queryName"],
+        "shipments"
+    );
+    assert!(document["epcisBody"]["queryResults"]["subscriptionID"].is_string());
+    let events = delivered_events(&document);
+    assert_eq!(events.len(), 1, "{document}");
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.007346.S1"
+    );
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S2"], "2026-01-03T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let events = delivered_events(&next_text(&mut socket).await);
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.007346.S2"
+    );
+
+    // Deleting the named query ends the stream with a close frame.
+    let reply = h
+        .call(
+            "DELETE",
+            "/queries/shipments",
+            Some(MFG_WRITE),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S8"], "2026-01-03T11:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let end = tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .expect("stream not closed within 20 s");
+    assert!(matches!(end, None | Some(Ok(Message::Close(_)))), "{end:?}");
 }
