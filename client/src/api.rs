@@ -283,14 +283,14 @@ impl NodeStatus {
         let find_number = |keys: &[&str]| scopes.iter().find_map(|s| number(s, keys));
         let is_leader = scopes
             .iter()
-            .find_map(|s| field(s, &["isLeader", "is_leader"]).and_then(Value::as_bool))
+            .find_map(|s| field(s, &["isLeader"]).and_then(Value::as_bool))
             .unwrap_or(false);
         NodeStatus {
             role: find_text(&["role"]),
-            leader: find_text(&["leader", "leaderId", "leader_id"]),
+            leader: find_text(&["leader"]),
             is_leader,
             term: find_number(&["term"]),
-            latest_height: find_number(&["latestHeight", "latest_height", "height"]),
+            latest_height: find_number(&["latestHeight"]),
             raw: value.clone(),
         }
     }
@@ -433,14 +433,16 @@ mod tests {
     }
 
     #[test]
-    fn status_finds_leader_in_either_spelling() {
-        let s = NodeStatus::from_json(
-            &json!({"role": "voter", "leader": "12D3", "is_leader": false, "latest_height": 4}),
-        );
+    fn status_decodes_the_api_shape() {
+        let s = NodeStatus::from_json(&json!({
+            "node": {"orgId": "mfg", "peerId": "12D3", "networkId": "00", "role": "voter"},
+            "readOnly": false,
+            "ledger": {"role": "voter", "leader": "12D3", "isLeader": false, "latestHeight": 4}
+        }));
         assert!(s.has_leader());
         assert_eq!(s.latest_height, Some(4));
         let s = NodeStatus::from_json(
-            &json!({"node": {"role": "learner"}, "ledger": {"is_leader": true, "term": 2}}),
+            &json!({"node": {"role": "learner"}, "ledger": {"isLeader": true, "term": 2}}),
         );
         assert_eq!(s.role.as_deref(), Some("learner"));
         assert!(s.is_leader && s.has_leader());

@@ -220,7 +220,10 @@ async fn supply_chain_through_the_sdk() {
         .unwrap();
     assert_eq!(receipt.status, TxStatus::Accepted);
     assert!(client.receipt(&"00".repeat(32)).await.unwrap().is_none());
-    assert!(client.proof(&tx_id).await.unwrap().is_object());
+    let proof = client.proof(&tx_id).await.unwrap();
+    assert_eq!(proof["txId"], tx_id.as_str(), "{proof}");
+    assert_eq!(proof["verified"], true, "{proof}");
+    assert!(proof["blockHash"].is_string(), "{proof}");
     let latest = client.latest_block().await.unwrap();
     assert!(latest.is_object());
     assert!(client.block(1).await.unwrap().is_object());

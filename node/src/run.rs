@@ -128,10 +128,9 @@ pub async fn run(config_path: &Path) -> Result<(), RunError> {
             });
         }
     };
-    let router = crate::api::router(
-        std::sync::Arc::new(ledger.clone()),
-        crate::api::ApiConfig::new(config.api_tokens.clone()),
-    );
+    let mut api_config = crate::api::ApiConfig::new(config.api_tokens.clone());
+    api_config.state_dir = Some(config.data_dir.join("api"));
+    let router = crate::api::router(std::sync::Arc::new(ledger.clone()), api_config);
     let mut api_shutdown = controller.listener();
     let api = tokio::spawn(crate::api::serve(listener, router, async move {
         api_shutdown.recv().await;

@@ -107,6 +107,7 @@ fn genesis() -> Genesis {
             quorum_denominator: 2,
         },
         orgs,
+        delegations: Vec::new(),
     };
     genesis.validate().expect("valid genesis");
     genesis

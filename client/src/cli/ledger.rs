@@ -60,11 +60,7 @@ impl SignArgs {
                 let id = scopes
                     .into_iter()
                     .flatten()
-                    .find_map(|scope| {
-                        ["network_id", "networkId"]
-                            .iter()
-                            .find_map(|k| scope.get(*k).and_then(Value::as_str))
-                    })
+                    .find_map(|scope| scope.get("networkId").and_then(Value::as_str))
                     .ok_or_else(|| {
                         CliError::Input(
                             "the node's status has no network id; pass --network-id".into(),

@@ -11,6 +11,33 @@ use axum::http::request::Parts;
 #[derive(Debug, Clone)]
 pub struct ReadAuth(pub TokenGrant);
 
+/// A caller allowed to manage this node's named queries and subscriptions: a `write` or
+/// `admin` token of any org (also on a read-only node: these are node-local, not ledger
+/// writes).
+#[derive(Debug, Clone)]
+pub struct ManageAuth(pub TokenGrant);
+
+/// A caller allowed to submit to the ledger through this node: a `write` or `admin`
+/// token of any org, on a node that is not read-only. `POST /capture` then requires the
+/// node's own org for documents the node signs ([`SubmitAuth::require_node_org`]) and
+/// the token's org as signer of client-signed transactions.
+#[derive(Debug, Clone)]
+pub struct SubmitAuth(pub TokenGrant);
+
+impl SubmitAuth {
+    /// 403 unless the token belongs to the node's org (the node signs as that org).
+    pub fn require_node_org(&self, state: &Shared) -> Result<(), ApiError> {
+        let node_org = state.ledger.info().org_id;
+        if self.0.org != node_org {
+            return Err(ApiError::forbidden(format!(
+                "token of org `{}` cannot write through the node of org `{node_org}`",
+                self.0.org
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A caller allowed to write: a `write`/`admin` token of the node's own org, on a
 /// node that is not read-only.
 #[derive(Debug, Clone)]
@@ -45,13 +72,12 @@ impl FromRequestParts<Shared> for ReadAuth {
     }
 }
 
-impl FromRequestParts<Shared> for WriteAuth {
+impl FromRequestParts<Shared> for SubmitAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
         let grant = grant(parts, state)?;
-        let info = state.ledger.info();
-        if info.role.is_read_only() {
+        if state.ledger.info().role.is_read_only() {
             return Err(ApiError::forbidden(
                 "this node is read-only (learner); writes are refused",
             ));
@@ -62,6 +88,16 @@ impl FromRequestParts<Shared> for WriteAuth {
                 grant.role
             )));
         }
+        Ok(SubmitAuth(grant))
+    }
+}
+
+impl FromRequestParts<Shared> for WriteAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let SubmitAuth(grant) = SubmitAuth::from_request_parts(parts, state).await?;
+        let info = state.ledger.info();
         if grant.org != info.org_id {
             return Err(ApiError::forbidden(format!(
                 "token of org `{}` cannot write through the node of org `{}`",
@@ -69,5 +105,20 @@ impl FromRequestParts<Shared> for WriteAuth {
             )));
         }
         Ok(WriteAuth(grant))
+    }
+}
+
+impl FromRequestParts<Shared> for ManageAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let grant = grant(parts, state)?;
+        if grant.role < Role::Write {
+            return Err(ApiError::forbidden(format!(
+                "token role `{}` cannot manage named queries; `write` or `admin` is required",
+                grant.role
+            )));
+        }
+        Ok(ManageAuth(grant))
     }
 }

@@ -21,7 +21,7 @@
 //! The job is created before submission (202 + `Location: /capture/{captureID}`) and
 //! finishes when every transaction is committed (or failed, or [`super::SUBMIT_TIMEOUT`]).
 
-use super::auth::{ReadAuth, WriteAuth};
+use super::auth::{ReadAuth, SubmitAuth, WriteAuth};
 use super::error::ApiError;
 use super::util::{self, body_text, content_type, read_body};
 use super::{Committed, Shared, SubmitError};
@@ -136,7 +136,7 @@ pub fn committed_json(committed: &Committed) -> Value {
         "accepted": receipt.is_accepted(),
         "message": receipt.message,
         "eventHash": receipt.event_hash.map(hex::encode),
-        "exceptions": serde_json::to_value(&receipt.exceptions).unwrap_or(Value::Null),
+        "exceptions": util::camel_keys(serde_json::to_value(&receipt.exceptions).unwrap_or(Value::Null)),
         "blockHeight": committed.height,
         "index": committed.index,
         "blockHash": hex::encode(committed.block_hash),
@@ -272,15 +272,19 @@ fn store_job(state: &Shared, job: CaptureJob) {
     }
 }
 
-/// `POST /capture`.
+/// `POST /capture`: documents need a token of the node's org (the node signs them);
+/// client-signed transactions need a token of the org that signed every one of them.
 pub async fn post_capture(
     State(state): State<Shared>,
-    WriteAuth(_): WriteAuth,
+    auth: SubmitAuth,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let behaviour = behaviour(&headers)?;
     let media = content_type(&headers);
+    if media.as_deref() != Some(SIGNED_TXS_MEDIA_TYPE) {
+        auth.require_node_org(&state)?;
+    }
     let bytes = read_body(&headers, body, state.config.body_max).await?;
     let text = body_text(&bytes)?;
     let max = state.config.capture_events_max;
@@ -290,6 +294,17 @@ pub async fn post_capture(
     let event_count;
     if media.as_deref() == Some(SIGNED_TXS_MEDIA_TYPE) {
         let txs = decode_signed_txs(text, max)?;
+        if let Some((i, tx)) = txs
+            .iter()
+            .enumerate()
+            .find(|(_, tx)| tx.envelope.signer_org != auth.0.org)
+        {
+            return Err(ApiError::forbidden(format!(
+                "[{i}]: signed by org `{}`; a token of org `{}` may only submit its own org's transactions",
+                tx.envelope.signer_org, auth.0.org
+            ))
+            .with("field", format!("[{i}]")));
+        }
         event_count = txs.len();
         to_submit.extend(txs.into_iter().enumerate());
     } else {

@@ -12,8 +12,8 @@
 use super::epc;
 use super::merkle;
 use super::service::{
-    BlockView, BoxFuture, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo, NodeRole,
-    StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
+    NodeRole, StoredEvent, SubmitError,
 };
 use ed25519_dalek::SigningKey;
 use pedigree_chaincode::{
@@ -50,6 +50,7 @@ pub struct DirectLedger {
     clock: Clock,
     nonce: AtomicU64,
     inner: Mutex<Inner>,
+    commits: tokio::sync::watch::Sender<CommitMark>,
 }
 
 #[derive(Default)]
@@ -100,6 +101,7 @@ impl DirectLedger {
             nonce: AtomicU64::new(clock()),
             clock,
             inner: Mutex::new(inner),
+            commits: tokio::sync::watch::Sender::new(CommitMark::default()),
         }
     }
 
@@ -219,6 +221,12 @@ impl DirectLedger {
             })
             .collect();
         inner.blocks.push(block);
+        let mark = CommitMark {
+            height,
+            event_seq: inner.events.len() as u64,
+        };
+        drop(inner);
+        self.commits.send_replace(mark);
         results
     }
 }
@@ -348,6 +356,19 @@ impl LedgerApi for DirectLedger {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    fn commit_mark(&self) -> CommitMark {
+        *self.commits.borrow()
+    }
+
+    fn next_commit(&self, after: CommitMark) -> BoxFuture<'static, Option<CommitMark>> {
+        let mut receiver = self.commits.subscribe();
+        Box::pin(async move {
+            // The sender lives as long as the ledger; `wait_for` fails only once it is gone.
+            let mark = receiver.wait_for(|m| m.height > after.height).await.ok()?;
+            Some(*mark)
+        })
     }
 
     fn metrics_text(&self) -> String {

@@ -101,6 +101,8 @@ fn title_of(kind: &str) -> &'static str {
         "QueryTooLargeException" => "Query result too large",
         "SecurityException" => "Not allowed",
         "NoSuchResourceException" => "No such resource",
+        "NoSuchNameException" => "No such named query",
+        "SubscriptionControlsException" => "Invalid subscription controls",
         "NotAcceptableException" => "Not acceptable",
         "ResourceAlreadyExistsException" => "Resource already exists",
         "CaptureLimitExceededException" => "Capture limit exceeded",

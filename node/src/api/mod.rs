@@ -1,6 +1,8 @@
-//! The node's HTTP API: EPCIS 2.0 capture and query (GS1 REST binding), DSCSA
-//! verification (Lightweight Messaging shape, also at GS1 Digital Link paths),
-//! traceability queries, and audit (blocks, proofs, receipts, status, metrics).
+//! The node's HTTP API: EPCIS 2.0 capture and query (GS1 REST binding: events, the browse
+//! resources, named queries, webhook and WebSocket subscriptions, `OPTIONS` discovery and the GS1-*
+//! headers), DSCSA verification (Lightweight Messaging shape, also at GS1 Digital Link
+//! paths), traceability queries, and audit (blocks, proofs, receipts, status, metrics).
+//! The reference for clients is `docs/api.md` and `GET /openapi.json`.
 //!
 //! The API talks to the ledger only through [`LedgerApi`] ([`service`]).
 //! [`direct::DirectLedger`] implements it in memory for tests and single-process dev.
@@ -10,8 +12,18 @@
 //! otherwise); tokens come from `node.toml` `[[api.tokens]]` (org + role). Reads accept
 //! any valid token, including verification (DSCSA VRS requires authenticated partners).
 //! Writes (`POST /capture`, `POST /events`, `POST /recall`, `POST /release`) need a
-//! `write` or `admin` token **of the node's own org** (403 otherwise), and a read-only
-//! node ([`NodeRole::Learner`]) refuses every write with 403.
+//! `write` or `admin` token **of the node's own org** (403 otherwise), because the node
+//! signs them as that org — except client-signed transactions
+//! (`application/vnd.pedigree.signed-txs+json` on `POST /capture`), which a partner may
+//! submit through any node with a `write`/`admin` token of the org that signed every one
+//! of them. A read-only node ([`NodeRole::Learner`]) refuses every write with 403. Named queries and
+//! subscriptions are node-local (not ledger writes): creating or deleting them needs a
+//! `write` or `admin` token of any org, on any node ([`auth::ManageAuth`]).
+//!
+//! # Binding headers
+//! Every request's `GS1-EPCIS-Version`/`GS1-CBV-Version`/`-Min`/`-Max`, `GS1-EPC-Format`,
+//! `GS1-CBV-XML-Format` and `GS1-Extensions` are checked and every response carries the
+//! version headers ([`binding`]).
 //!
 //! # Errors
 //! RFC 7807 `application/problem+json` with `type` `epcisException:<Name>` ([`error`]).
@@ -20,16 +32,20 @@
 //! [`CAPTURE_BODY_MAX`] bytes per request body (413 `CaptureLimitExceededException`),
 //! [`CAPTURE_EVENTS_MAX`] events per capture (advertised in `GS1-EPCIS-Capture-Limit`),
 //! [`PER_PAGE_MAX`] events per page, [`QUERY_SCAN_MAX`] events scanned per sorted query,
-//! [`SUBMIT_TIMEOUT`] per commit wait.
+//! [`SUBMIT_TIMEOUT`] per commit wait, [`queries::NAMED_QUERIES_MAX`] named queries and
+//! [`queries::SUBSCRIPTIONS_MAX`] subscriptions per node.
 
 pub mod audit;
 pub mod auth;
+pub mod binding;
+pub mod browse;
 pub mod capture;
 pub mod direct;
 pub mod epc;
 pub mod error;
 pub mod merkle;
 pub mod openapi;
+pub mod queries;
 pub mod query;
 pub mod service;
 #[cfg(test)]
@@ -41,20 +57,21 @@ pub mod verify;
 pub use direct::{Clock, DirectIdentity, DirectLedger};
 pub use error::ApiError;
 pub use service::{
-    BlockView, BoxFuture, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo, NodeRole,
-    PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
+    NodeRole, PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
 };
 
 use crate::config::TokenGrant;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::handler::Handler;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,6 +107,12 @@ pub struct ApiConfig {
     pub body_max: usize,
     /// Events per capture.
     pub capture_events_max: usize,
+    /// Where node-local API state (named queries, subscriptions) is kept; `None` keeps
+    /// it in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// First wait before retrying a failed webhook delivery (doubles up to
+    /// [`queries::RETRY_MAX`]).
+    pub webhook_retry_base: Duration,
 }
 
 impl ApiConfig {
@@ -102,6 +125,8 @@ impl ApiConfig {
             submit_timeout: SUBMIT_TIMEOUT,
             body_max: CAPTURE_BODY_MAX,
             capture_events_max: CAPTURE_EVENTS_MAX,
+            state_dir: None,
+            webhook_retry_base: Duration::from_millis(500),
         }
     }
 }
@@ -116,6 +141,8 @@ pub struct AppState {
     pub jobs: Mutex<(HashMap<String, capture::CaptureJob>, VecDeque<String>)>,
     /// HTTP request counters by (method, route, status).
     pub requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Named queries and subscriptions.
+    pub queries: queries::Queries,
 }
 
 impl AppState {
@@ -143,16 +170,40 @@ impl Routes {
         let filter = match method {
             "GET" => MethodFilter::GET,
             "POST" => MethodFilter::POST,
+            "DELETE" => MethodFilter::DELETE,
             _ => MethodFilter::OPTIONS,
         };
         self.router = self.router.route(path, on(filter, handler));
         self.table.push((method, path));
         self
     }
+
+    /// Adds `OPTIONS` (204 with `Allow` and the binding's discovery headers) to every
+    /// path routed so far.
+    fn with_options(mut self) -> Routes {
+        let mut paths: Vec<&'static str> = Vec::new();
+        for (_, path) in &self.table {
+            if !paths.contains(path) {
+                paths.push(path);
+            }
+        }
+        for path in paths {
+            let mut allow: Vec<&str> = self
+                .table
+                .iter()
+                .filter(|(_, p)| *p == path)
+                .map(|(m, _)| *m)
+                .collect();
+            allow.push("OPTIONS");
+            let handler = binding::options_handler(allow.join(", "));
+            self = self.add("OPTIONS", path, handler);
+        }
+        self
+    }
 }
 
 fn routes() -> Routes {
-    Routes {
+    let routes = Routes {
         router: Router::new(),
         table: Vec::new(),
     }
@@ -189,6 +240,36 @@ fn routes() -> Routes {
     .add("GET", "/receipts/{txId}", audit::get_receipt)
     .add("GET", "/status", audit::get_status)
     .add("GET", "/metrics", audit::get_metrics)
+    .add("POST", "/queries", queries::create_query)
+    .add("GET", "/queries", queries::list_queries)
+    .add("GET", "/queries/{queryName}", queries::get_query)
+    .add("DELETE", "/queries/{queryName}", queries::delete_query)
+    .add(
+        "GET",
+        "/queries/{queryName}/events",
+        queries::run_named_query,
+    )
+    .add(
+        "POST",
+        "/queries/{queryName}/subscriptions",
+        queries::create_subscription,
+    )
+    .add(
+        "GET",
+        "/queries/{queryName}/subscriptions",
+        queries::list_subscriptions,
+    )
+    .add(
+        "GET",
+        "/queries/{queryName}/subscriptions/{subscriptionID}",
+        queries::get_subscription,
+    )
+    .add(
+        "DELETE",
+        "/queries/{queryName}/subscriptions/{subscriptionID}",
+        queries::delete_subscription,
+    );
+    browse::add_routes(routes).with_options()
 }
 
 /// The (method, path) of every route, in axum path syntax.
@@ -196,14 +277,19 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
     routes().table
 }
 
-/// Builds the API router over `ledger`.
+/// Builds the API router over `ledger`, loading named queries from
+/// [`ApiConfig::state_dir`] and starting their subscriptions' delivery tasks (when
+/// called inside a tokio runtime).
 pub fn router(ledger: Arc<dyn LedgerApi>, config: ApiConfig) -> Router {
+    let queries = Arc::new(queries::Registry::open(config.state_dir.clone()));
     let state = Arc::new(AppState {
         ledger,
         config,
         jobs: Mutex::new((HashMap::new(), VecDeque::new())),
         requests: Mutex::new(BTreeMap::new()),
+        queries,
     });
+    queries::Registry::start_all(&state);
     routes()
         .router
         .fallback(fallback)
@@ -212,7 +298,7 @@ pub fn router(ledger: Arc<dyn LedgerApi>, config: ApiConfig) -> Router {
             state.clone(),
             count_requests,
         ))
-        .layer(axum::middleware::map_response(version_headers))
+        .layer(axum::middleware::from_fn(binding::check_request))
         // Bodies are read with our own limit (so the 413 is a problem document).
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -250,21 +336,6 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("API handler panicked");
     ApiError::internal("internal error").into_response()
-}
-
-async fn version_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert("GS1-EPCIS-Version", HeaderValue::from_static("2.0.0"));
-    headers.insert("GS1-CBV-Version", HeaderValue::from_static("2.0.0"));
-    headers.insert(
-        "GS1-EPCIS-Capture-Limit",
-        HeaderValue::from(CAPTURE_EVENTS_MAX as u64),
-    );
-    headers.insert(
-        "GS1-EPCIS-Capture-File-Size-Limit",
-        HeaderValue::from(CAPTURE_BODY_MAX as u64),
-    );
-    response
 }
 
 async fn count_requests(State(state): State<Shared>, request: Request, next: Next) -> Response {

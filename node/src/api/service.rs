@@ -46,6 +46,7 @@ impl NodeRole {
 
 /// Static facts about this node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     /// The organisation operating the node (its `signer_org` on transactions it signs).
     pub org_id: String,
@@ -128,6 +129,7 @@ pub enum Side {
 
 /// One step of an inclusion proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProofStep {
     /// Side of the sibling.
     pub side: Side,
@@ -138,6 +140,7 @@ pub struct ProofStep {
 
 /// A Merkle inclusion proof of a transaction in a block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct InclusionProof {
     /// The transaction id.
     #[serde(with = "hex_digest")]
@@ -161,6 +164,7 @@ pub struct InclusionProof {
 
 /// A peer as [`LedgerStatus`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PeerStatus {
     /// libp2p peer id.
     pub peer_id: String,
@@ -176,6 +180,7 @@ pub struct PeerStatus {
 
 /// Live consensus and ledger status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LedgerStatus {
     /// Voter or learner.
     pub role: NodeRole,
@@ -269,6 +274,25 @@ pub trait LedgerApi: Send + Sync + 'static {
 
     /// Prometheus text exposition lines from the ledger and network (may be empty).
     fn metrics_text(&self) -> String;
+
+    /// Where the applied ledger stands now (latest block height and event sequence).
+    fn commit_mark(&self) -> CommitMark;
+
+    /// Resolves with the new mark once a block above `after.height` has been applied
+    /// (immediately if one already has), or `None` once the ledger has stopped. This is
+    /// the commit notification the API's subscriptions wait on; it holds no queue (only
+    /// the newest mark matters: the events themselves are read with
+    /// [`LedgerApi::events_after`]).
+    fn next_commit(&self, after: CommitMark) -> BoxFuture<'static, Option<CommitMark>>;
+}
+
+/// The head of the applied ledger as the API's commit notifications report it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitMark {
+    /// Latest applied block height (0 before the first block).
+    pub height: u64,
+    /// Sequence number of the latest stored event (0 if none).
+    pub event_seq: u64,
 }
 
 /// Serde helper: `[u8; 32]` as lowercase hex.

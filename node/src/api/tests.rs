@@ -250,11 +250,12 @@ async fn api_capture_json_ld_commits_events_and_reports_receipts() {
     let h = seeded().await;
     let status = h.get("/status").await.json();
     assert_eq!(
-        status["ledger"]["latestHeight"]
-            .as_u64()
-            .or(status["ledger"]["latest_height"].as_u64()),
-        Some(1)
+        status["ledger"]["latestHeight"].as_u64(),
+        Some(1),
+        "{status}"
     );
+    assert_eq!(status["node"]["orgId"], "mfg", "{status}");
+    assert!(status["ledger"].get("latest_height").is_none(), "{status}");
     let events = h.get("/events?orderBy=eventTime&orderDirection=ASC").await;
     assert_eq!(events.status, StatusCode::OK);
     let value = events.json();
@@ -668,7 +669,7 @@ async fn api_blocks_receipts_and_proofs_verify() {
             })
             .collect();
         assert!(merkle::verify_proof(
-            &digest(&proof["tx_id"]),
+            &digest(&proof["txId"]),
             &steps,
             &digest(&proof["root"])
         ));
@@ -978,4 +979,1395 @@ async fn api_openapi_lists_every_route() {
         table.len(),
         "OpenAPI lists operations that are not routed"
     );
+}
+
+// ---------------------------------------------------------------------------
+// EPCIS 2.0 REST binding: headers, OPTIONS, browse, parameters, named queries,
+// subscriptions.
+
+async fn call_with(h: &Harness, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    h.call(method, uri, Some(MFG_READ), headers, Body::empty())
+        .await
+}
+
+fn assert_problem(reply: &Reply, status: StatusCode, kind: &str, named: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    let problem = reply.json();
+    assert_eq!(
+        problem["type"],
+        format!("epcisException:{kind}"),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains(named),
+        "`{named}` not named: {problem}"
+    );
+}
+
+#[tokio::test]
+async fn api_binding_version_headers_and_options() {
+    let h = seeded().await;
+    let reply = h.get("/events").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    for name in [
+        "GS1-EPCIS-Version",
+        "GS1-CBV-Version",
+        "GS1-EPCIS-Min",
+        "GS1-EPCIS-Max",
+        "GS1-CBV-Min",
+        "GS1-CBV-Max",
+    ] {
+        assert_eq!(reply.headers[name], "2.0.0", "{name}");
+    }
+    assert_eq!(reply.headers["GS1-EPC-Format"], "Always_GS1_Digital_Link");
+    assert!(reply.headers.contains_key("GS1-Vendor-Version"));
+
+    // OPTIONS: 204, Allow, discovery headers; authenticated like every other route.
+    let reply = call_with(&h, "OPTIONS", "/events", &[]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    let allow = reply.headers["allow"].to_str().unwrap();
+    for m in ["GET", "POST", "OPTIONS"] {
+        assert!(allow.contains(m), "{allow}");
+    }
+    assert_eq!(reply.headers["GS1-EPCIS-Version"], "2.0.0");
+    assert!(
+        reply.headers["GS1-EPC-Format"]
+            .to_str()
+            .unwrap()
+            .contains("Always_EPC_URN")
+    );
+    for uri in [
+        "/eventTypes",
+        "/epcs/urn:epc:id:sgtin:0614141.007346.S1/events",
+        "/queries/q1",
+        "/queries/q1/subscriptions/abc",
+        "/capture",
+    ] {
+        assert_eq!(
+            call_with(&h, "OPTIONS", uri, &[]).await.status,
+            StatusCode::NO_CONTENT,
+            "{uri}"
+        );
+    }
+    let allow = call_with(&h, "OPTIONS", "/queries/q1", &[]).await.headers["allow"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        allow.contains("DELETE") && !allow.contains("POST"),
+        "{allow}"
+    );
+    assert_eq!(
+        h.call("OPTIONS", "/events", None, &[], Body::empty())
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Versions: 2.0 is accepted, anything else is a 406 naming the header.
+    for (name, value) in [
+        ("GS1-EPCIS-Version", "2.0"),
+        ("GS1-EPCIS-Version", "2.0.0"),
+        ("GS1-CBV-Version", "2.0.0"),
+        ("GS1-EPCIS-Min", "1.2"),
+        ("GS1-EPCIS-Max", "2.0.0"),
+        ("GS1-CBV-Max", "3.0"),
+    ] {
+        let reply = call_with(&h, "GET", "/events", &[(name, value)]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{name}: {value}");
+    }
+    for (name, value) in [
+        ("GS1-EPCIS-Version", "1.2"),
+        ("GS1-EPCIS-Version", "2.1.0"),
+        ("GS1-CBV-Version", "1.2.2"),
+        ("GS1-EPCIS-Min", "2.1"),
+        ("GS1-EPCIS-Max", "1.2"),
+        ("GS1-CBV-Min", "3"),
+        ("GS1-CBV-Max", "1.0"),
+        ("GS1-EPCIS-Version", "two"),
+        ("GS1-EPC-Format", "Always_Barcode"),
+        ("GS1-CBV-XML-Format", "Sometimes"),
+    ] {
+        let reply = call_with(&h, "GET", "/events", &[(name, value)]).await;
+        assert_problem(
+            &reply,
+            StatusCode::NOT_ACCEPTABLE,
+            "NotAcceptableException",
+            name,
+        );
+        // The refusal still advertises what is supported.
+        assert_eq!(reply.headers["GS1-EPCIS-Version"], "2.0.0");
+    }
+    // The check applies to every route, writes included.
+    let reply = h
+        .call(
+            "POST",
+            "/capture",
+            Some(MFG_WRITE),
+            &[
+                ("content-type", "application/json"),
+                ("GS1-EPCIS-Version", "1.2"),
+            ],
+            doc(&commission(&["V1"], "L1", "2026-01-02T09:30:00Z")),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE);
+
+    // Extensions: validated and echoed.
+    let ext = "ex=https://example.org/ns/, acme=urn:acme:epcis:";
+    let reply = call_with(&h, "GET", "/events", &[("GS1-Extensions", ext)]).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["GS1-Extensions"], ext);
+    let reply = call_with(&h, "GET", "/events", &[("GS1-Extensions", "nonsense")]).await;
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "GS1-Extensions",
+    );
+}
+
+fn first_event(reply: &Reply) -> Value {
+    let list = event_list(reply);
+    assert_eq!(list.len(), 1, "{}", reply.text);
+    list[0].clone()
+}
+
+#[tokio::test]
+async fn api_epc_format_and_cbv_xml_format_are_honoured() {
+    let h = seeded().await;
+    // An event captured with Digital Link EPCs.
+    let dl_event = commission(&["D1"], "LOTD", "2026-01-03T09:00:00Z").replace(
+        "\"urn:epc:id:sgtin:0614141.007346.D1\"",
+        "\"https://id.gs1.org/01/00614141073467/21/D1\"",
+    );
+    let reply = h
+        .post_json("/events", "application/json", &doc(&dl_event))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let s1 = "/events?MATCH_epc=urn:epc:id:sgtin:0614141.007346.S1";
+    let d1 = "/events?MATCH_epc=urn:epc:id:sgtin:0614141.007346.D1";
+    // Default: Always_GS1_Digital_Link.
+    let e = first_event(&h.get(s1).await);
+    assert_eq!(
+        e["epcList"][0],
+        "https://id.gs1.org/01/00614141073467/21/S1"
+    );
+    assert_eq!(e["readPoint"]["id"], "https://id.gs1.org/414/0614141000005");
+    // Never_Translates / No_Preference: as captured.
+    for format in ["Never_Translates", "No_Preference"] {
+        let reply = call_with(&h, "GET", s1, &[("GS1-EPC-Format", format)]).await;
+        assert_eq!(reply.headers["GS1-EPC-Format"], format);
+        let e = first_event(&reply);
+        assert_eq!(e["epcList"][0], "urn:epc:id:sgtin:0614141.007346.S1");
+        let e = first_event(&call_with(&h, "GET", d1, &[("GS1-EPC-Format", format)]).await);
+        assert_eq!(
+            e["epcList"][0],
+            "https://id.gs1.org/01/00614141073467/21/D1"
+        );
+    }
+    // Always_EPC_URN: Digital Link to URN with the registered company prefix.
+    let reply = call_with(&h, "GET", d1, &[("GS1-EPC-Format", "Always_EPC_URN")]).await;
+    assert_eq!(reply.headers["GS1-EPC-Format"], "Always_EPC_URN");
+    let e = first_event(&reply);
+    assert_eq!(e["epcList"][0], "urn:epc:id:sgtin:0614141.007346.D1");
+    assert_eq!(e["readPoint"]["id"], "urn:epc:id:sgln:0614141.00000.0");
+    // The shipment's destination (captured as Digital Link /417/) becomes a PGLN URN.
+    let reply = call_with(
+        &h,
+        "GET",
+        "/events?EQ_bizStep=shipping",
+        &[("GS1-EPC-Format", "Always_EPC_URN")],
+    )
+    .await;
+    let e = first_event(&reply);
+    assert_eq!(
+        e["destinationList"][0]["destination"],
+        "urn:epc:id:pgln:0888881.00000"
+    );
+    // The single-event resource honours it too.
+    let id = util::encode_component(&h.ledger.events_after(0, 1)[0].event_hash_id);
+    let e = first_event(
+        &call_with(
+            &h,
+            "GET",
+            &format!("/events/{id}"),
+            &[("GS1-EPC-Format", "Never_Translates")],
+        )
+        .await,
+    );
+    assert_eq!(e["epcList"][0], "urn:epc:id:sgtin:0614141.007346.S1");
+
+    // XML: CBV values as URNs or Web URIs.
+    let xml = |format: &'static str| {
+        let h = &h;
+        async move {
+            call_with(
+                h,
+                "GET",
+                "/events?EQ_bizStep=commissioning&MATCH_epc=urn:epc:id:sgtin:0614141.007346.S1",
+                &[
+                    ("accept", "application/xml"),
+                    ("GS1-CBV-XML-Format", format),
+                ],
+            )
+            .await
+        }
+    };
+    let reply = xml("Always_URN").await;
+    assert_eq!(reply.headers["GS1-CBV-XML-Format"], "Always_URN");
+    assert!(
+        reply
+            .text
+            .contains("<bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>")
+            && reply
+                .text
+                .contains("<disposition>urn:epcglobal:cbv:disp:active</disposition>"),
+        "{}",
+        reply.text
+    );
+    let reply = xml("Always_Web_URI").await;
+    assert!(
+        reply
+            .text
+            .contains("<bizStep>https://ref.gs1.org/cbv/BizStep-commissioning</bizStep>"),
+        "{}",
+        reply.text
+    );
+    let reply = xml("Never_Translates").await;
+    assert!(
+        reply.text.contains("<bizStep>commissioning</bizStep>"),
+        "{}",
+        reply.text
+    );
+}
+
+fn members(reply: &Reply) -> Vec<String> {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let value = reply.json();
+    assert_eq!(value["type"], "Collection", "{value}");
+    value["member"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn next_link(reply: &Reply) -> Option<String> {
+    reply.headers.get("link").map(|l| {
+        l.to_str()
+            .unwrap()
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_string()
+    })
+}
+
+#[tokio::test]
+async fn api_browse_resources() {
+    let h = seeded().await;
+    assert_eq!(
+        members(&h.get("/eventTypes").await),
+        [
+            "AggregationEvent",
+            "AssociationEvent",
+            "ObjectEvent",
+            "TransactionEvent",
+            "TransformationEvent"
+        ]
+    );
+    assert_eq!(members(&h.get("/eventTypes/ObjectEvent").await), ["events"]);
+    assert_problem(
+        &h.get("/eventTypes/Thing").await,
+        StatusCode::NOT_FOUND,
+        "NoSuchResourceException",
+        "Thing",
+    );
+    assert_eq!(
+        event_list(&h.get("/eventTypes/ObjectEvent/events").await).len(),
+        2
+    );
+    assert_eq!(
+        event_list(&h.get("/eventTypes/AggregationEvent/events").await).len(),
+        0
+    );
+    assert_eq!(
+        h.get("/eventTypes/Thing/events").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(
+        members(&h.get("/bizSteps").await),
+        ["commissioning", "shipping"]
+    );
+    assert_eq!(members(&h.get("/bizSteps/shipping").await), ["events"]);
+    assert_eq!(
+        members(&h.get("/bizSteps/urn:epcglobal:cbv:bizstep:shipping").await),
+        ["events"]
+    );
+    assert_eq!(
+        h.get("/bizSteps/receiving").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let shipped = event_list(&h.get("/bizSteps/shipping/events").await);
+    assert_eq!(shipped.len(), 1);
+    assert_eq!(shipped[0]["bizStep"], "shipping");
+    // The other /events parameters combine with the path's filter.
+    assert_eq!(
+        event_list(&h.get("/bizSteps/shipping/events?EQ_action=ADD").await).len(),
+        0
+    );
+    assert_problem(
+        &h.get("/bizSteps/shipping/events?EQ_bizStep=commissioning")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_bizStep",
+    );
+    assert_problem(
+        &h.get("/bizSteps/shipping/events?bogus=1").await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "bogus",
+    );
+
+    assert_eq!(
+        members(&h.get("/dispositions").await),
+        ["active", "in_transit"]
+    );
+    assert_eq!(
+        event_list(&h.get("/dispositions/in_transit/events").await).len(),
+        1
+    );
+    assert_eq!(
+        members(&h.get("/readPoints").await),
+        ["https://id.gs1.org/414/0614141000005"]
+    );
+    let rp = util::encode_component("https://id.gs1.org/414/0614141000005");
+    assert_eq!(
+        members(&h.get(&format!("/readPoints/{rp}")).await),
+        ["events"]
+    );
+    assert_eq!(
+        event_list(
+            &h.get("/readPoints/urn:epc:id:sgln:0614141.00000.0/events")
+                .await
+        )
+        .len(),
+        1
+    );
+    assert!(members(&h.get("/bizLocations").await).is_empty());
+
+    // EPCs: distinct, normalised, paged.
+    let all = members(&h.get("/epcs").await);
+    assert_eq!(
+        all,
+        ["S1", "S2", "S3"].map(|s| format!("https://id.gs1.org/01/00614141073467/21/{s}"))
+    );
+    let urns =
+        members(&call_with(&h, "GET", "/epcs", &[("GS1-EPC-Format", "Always_EPC_URN")]).await);
+    assert_eq!(urns[0], "urn:epc:id:sgtin:0614141.007346.S1");
+    let first = h.get("/epcs?perPage=2").await;
+    assert_eq!(members(&first).len(), 2);
+    let next = next_link(&first).expect("Link rel=next");
+    assert!(next.starts_with("/epcs?"), "{next}");
+    let second = h.get(&next).await;
+    assert_eq!(members(&second), [all[2].clone()]);
+    assert!(second.headers.get("link").is_none());
+    assert_problem(
+        &h.get("/epcs?perPage=0").await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "perPage",
+    );
+    assert_problem(
+        &h.get("/epcs?EQ_action=ADD").await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_action",
+    );
+    assert_problem(
+        &h.get("/epcs?nextPageToken=zz").await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "nextPageToken",
+    );
+    let s3 = util::encode_component("https://id.gs1.org/01/00614141073467/21/S3");
+    assert_eq!(members(&h.get(&format!("/epcs/{s3}")).await), ["events"]);
+    assert_eq!(
+        event_list(
+            &h.get("/epcs/urn:epc:id:sgtin:0614141.007346.S3/events")
+                .await
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        h.get("/epcs/urn:epc:id:sgtin:0614141.007346.S9")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Paging of an item's events links back to the same resource.
+    let first = h.get("/eventTypes/ObjectEvent/events?perPage=1").await;
+    assert_eq!(event_list(&first)[0]["bizStep"], "commissioning");
+    let next = next_link(&first).expect("Link rel=next");
+    assert!(
+        next.starts_with("/eventTypes/ObjectEvent/events?"),
+        "{next}"
+    );
+    assert!(!next.contains("eventType="), "{next}");
+    let second = h.get(&next).await;
+    assert_eq!(event_list(&second)[0]["bizStep"], "shipping");
+    assert!(second.headers.get("link").is_none());
+}
+
+/// An observation of S2 carrying every optional field the new parameters look at.
+fn inspection(time: &str) -> String {
+    format!(
+        r#"{{"type": "ObjectEvent", "eventTime": "{time}", "eventTimeZoneOffset": "+00:00",
+          "epcList": ["urn:epc:id:sgtin:0614141.007346.S2"], "action": "OBSERVE",
+          "bizStep": "inspecting", "disposition": "active",
+          "persistentDisposition": {{"set": ["completeness_verified"]}},
+          "readPoint": {{"id": "urn:epc:id:sgln:0614141.00000.DOCK1"}},
+          "bizLocation": {{"id": "urn:epc:id:sgln:0614141.00000.0"}},
+          "bizTransactionList": [{{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:PO-77"}}],
+          "sourceList": [{{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00000"}}],
+          "quantityList": [{{"epcClass": "urn:epc:class:lgtin:0614141.007346.LOT9", "quantity": 5, "uom": "KGM"}}],
+          "sensorElementList": [{{
+            "sensorMetadata": {{"time": "{time}", "startTime": "2026-01-02T08:00:00Z", "endTime": "2026-01-02T09:00:00Z", "deviceID": "urn:epc:id:giai:0614141.T1"}},
+            "sensorReport": [
+              {{"type": "gs1:Temperature", "value": 6.5, "minValue": 2.0, "maxValue": 8.0, "uom": "CEL"}},
+              {{"type": "gs1:Humidity", "value": 40, "uom": "A93", "booleanValue": true, "stringValue": "dry"}}
+            ]
+          }}],
+          "example:handler": "Alice", "example:crates": 12}}"#
+    )
+}
+
+#[tokio::test]
+async fn api_query_standard_parameters() {
+    let h = seeded().await;
+    let body = format!(
+        r#"{{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {{"example": "https://ns.example.com/epcis/"}}],
+            "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+            "epcisBody": {{"eventList": [{}]}}}}"#,
+        inspection("2026-01-02T10:00:00Z")
+    );
+    let job = h.capture("application/ld+json", &body).await;
+    assert_eq!(job["success"], true, "{job}");
+    let count = |q: &str| {
+        let h = &h;
+        let q = q.to_string();
+        async move {
+            let reply = h.get(&format!("/events?{q}")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{q}: {}", reply.text);
+            event_list(&reply).len()
+        }
+    };
+    for (query, expected) in [
+        // Quantities (with and without a unit).
+        ("EQ_quantity=5", 1),
+        ("GT_quantity=4.5", 1),
+        ("GE_quantity=5.0", 1),
+        ("LT_quantity=5", 0),
+        ("LE_quantity=5", 1),
+        ("GE_quantity_KGM=5", 1),
+        ("GE_quantity_LBR=1", 0),
+        (
+            "MATCH_anyEPCClass=urn:epc:class:lgtin:0614141.007346.LOT9",
+            1,
+        ),
+        (
+            "MATCH_inputEPCClass=urn:epc:class:lgtin:0614141.007346.LOT9",
+            0,
+        ),
+        // Locations: WD_ includes sub-locations, EQ_ does not.
+        ("EQ_readPoint=urn:epc:id:sgln:0614141.00000.0", 1),
+        ("WD_readPoint=urn:epc:id:sgln:0614141.00000.0", 2),
+        ("WD_readPoint=urn:epc:id:sgln:0614141.00000.DOCK1", 1),
+        ("WD_bizLocation=https://id.gs1.org/414/0614141000005", 1),
+        ("WD_readPoint=urn:epc:id:sgln:0888881.00000.0", 0),
+        // Persistent disposition, transactions, sources, destinations.
+        ("EQ_persistentDisposition_set=completeness_verified", 1),
+        ("EQ_persistentDisposition_unset=completeness_verified", 0),
+        (
+            "EQ_bizTransaction_po=urn:epcglobal:cbv:bt:0614141000005:PO-77",
+            1,
+        ),
+        (
+            "EQ_bizTransaction_inv=urn:epcglobal:cbv:bt:0614141000005:PO-77",
+            0,
+        ),
+        (
+            "EQ_source_owning_party=https://id.gs1.org/417/0614141000005",
+            1,
+        ),
+        (
+            "EQ_destination_owning_party=urn:epc:id:pgln:0888881.00000",
+            1,
+        ),
+        (
+            "EQ_destination_possessing_party=urn:epc:id:pgln:0888881.00000",
+            0,
+        ),
+        // ILMD and event-level extension fields.
+        ("EQ_ILMD_cbvmda:lotNumber=LOT9", 1),
+        ("EQ_ILMD_cbvmda:lotNumber=LOT8|LOT9", 1),
+        ("EXISTS_ILMD_cbvmda:itemExpirationDate", 1),
+        ("GE_ILMD_cbvmda:itemExpirationDate=2027-01-01", 1),
+        ("LT_ILMD_cbvmda:itemExpirationDate=2027-01-01", 0),
+        ("EQ_example:handler=Alice", 1),
+        ("GT_example:crates=11", 1),
+        ("LE_example:crates=11", 0),
+        ("EXISTS_example:handler", 1),
+        ("EXISTS_example:nobody", 0),
+        // Sensors.
+        ("EXISTS_sensorElementList=true", 1),
+        ("EQ_type=gs1:Temperature", 1),
+        ("EQ_type=Temperature", 1),
+        ("EQ_type=Pressure", 0),
+        ("GE_value_CEL=6", 1),
+        ("GT_value_CEL=6.5", 0),
+        ("GE_minValue=2", 1),
+        ("LT_maxValue=8", 0),
+        ("LE_maxValue_CEL=8", 1),
+        ("EQ_booleanValue=true", 1),
+        ("EQ_stringValue=dry", 1),
+        ("EQ_deviceID=urn:epc:id:giai:0614141.T1", 1),
+        ("GE_startTime=2026-01-02T08:00:00Z", 1),
+        ("LT_endTime=2026-01-02T09:00:00Z", 0),
+        ("GE_time=2026-01-02T10:00:00Z", 1),
+        // Errors: none declared.
+        ("EXISTS_errorDeclaration", 0),
+        ("EQ_errorReason=incorrect_data", 0),
+        // Record time, event ID, counting and ordering.
+        ("GE_recordTime=2026-01-01T00:00:00Z", 3),
+        ("LT_recordTime=2026-01-01T00:00:00Z", 0),
+        ("orderBy=recordTime&orderDirection=ASC&eventCountLimit=2", 2),
+        (
+            "EQ_bizStep=inspecting&EQ_action=OBSERVE&eventType=ObjectEvent",
+            1,
+        ),
+    ] {
+        assert_eq!(count(query).await, expected, "{query}");
+    }
+    // Malformed or unknown parameters: 400 naming the parameter.
+    for (query, param) in [
+        ("EQ_quantity=five", "EQ_quantity"),
+        ("GE_quantity_kg=1", "GE_quantity_kg"),
+        ("EQ_ILMD_lotNumber=LOT9", "EQ_ILMD_lotNumber"),
+        ("EXISTS_errorDeclaration=maybe", "EXISTS_errorDeclaration"),
+        ("EQ_booleanValue=yes", "EQ_booleanValue"),
+        ("GE_minValue=low", "GE_minValue"),
+        ("EQ_minValue=1", "EQ_minValue"),
+        ("GE_percRank_CEL=1", "GE_percRank_CEL"),
+        ("WD_readPoint=", "WD_readPoint"),
+        ("EQ_bizTransaction_=x", "EQ_bizTransaction_"),
+        ("GE_errorDeclarationTime=now", "GE_errorDeclarationTime"),
+        ("LT_startTime=2026-99-01T00:00:00Z", "LT_startTime"),
+        ("XX_quantity=1", "XX_quantity"),
+        (
+            "EQ_persistentDisposition=active",
+            "EQ_persistentDisposition",
+        ),
+        ("EQ_quantity=1&EQ_quantity=2", "EQ_quantity"),
+    ] {
+        assert_problem(
+            &h.get(&format!("/events?{query}")).await,
+            StatusCode::BAD_REQUEST,
+            "QueryParameterException",
+            param,
+        );
+    }
+}
+
+fn config_with_state(dir: &std::path::Path) -> impl FnOnce(&mut ApiConfig) + use<> {
+    let dir = dir.to_path_buf();
+    move |c: &mut ApiConfig| {
+        c.state_dir = Some(dir);
+        c.webhook_retry_base = Duration::from_millis(10);
+    }
+}
+
+async fn post_as(h: &Harness, token: &str, uri: &str, body: &str) -> Reply {
+    h.call(
+        "POST",
+        uri,
+        Some(token),
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn api_named_queries_are_validated_run_and_persisted() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_with(NodeRole::Voter, config_with_state(dir.path()));
+    let body = doc(&format!(
+        "{}, {}",
+        commission(&["S1", "S2", "S3"], "LOT9", "2026-01-02T09:30:00Z"),
+        ship(&["S3"], "2026-01-02T12:00:00Z")
+    ));
+    assert_eq!(h.capture("application/json", &body).await["success"], true);
+
+    let shipped = r#"{"name": "shipped", "query": {"eventType": ["ObjectEvent"], "EQ_bizStep": ["shipping", "receiving"]}}"#;
+    let reply = post_as(&h, MFG_WRITE, "/queries", shipped).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.headers["location"], "/queries/shipped");
+    assert_eq!(reply.json()["name"], "shipped");
+    // Duplicates, bad names, bad definitions, read tokens.
+    assert_problem(
+        &post_as(&h, MFG_WRITE, "/queries", shipped).await,
+        StatusCode::CONFLICT,
+        "ResourceAlreadyExistsException",
+        "shipped",
+    );
+    assert_problem(
+        &post_as(&h, MFG_WRITE, "/queries", r#"{"name": "a/b", "query": {}}"#).await,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "name",
+    );
+    assert_problem(
+        &post_as(&h, MFG_WRITE, "/queries", r#"{"name": "q"}"#).await,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "query",
+    );
+    assert_problem(
+        &post_as(
+            &h,
+            MFG_WRITE,
+            "/queries",
+            r#"{"name": "q", "query": {"EQ_action": ["JUMP"]}}"#,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_action",
+    );
+    assert_problem(
+        &post_as(
+            &h,
+            MFG_WRITE,
+            "/queries",
+            r#"{"name": "q", "query": {"EQ_wat": "x"}}"#,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_wat",
+    );
+    assert_problem(
+        &post_as(
+            &h,
+            MFG_WRITE,
+            "/queries",
+            r#"{"name": "q", "query": {"EQ_bizStep": {"x": 1}}}"#,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_bizStep",
+    );
+    assert_problem(
+        &post_as(&h, MFG_WRITE, "/queries", "{oops").await,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "JSON",
+    );
+    assert_eq!(
+        post_as(&h, MFG_READ, "/queries", r#"{"name": "r", "query": {}}"#)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // List, get, run (with paging), bad paging parameters.
+    let list = h.get("/queries").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["query"]["EQ_bizStep"][0], "shipping");
+    assert_eq!(h.get("/queries/shipped").await.json()["name"], "shipped");
+    assert_problem(
+        &h.get("/queries/nope").await,
+        StatusCode::NOT_FOUND,
+        "NoSuchNameException",
+        "nope",
+    );
+    let reply = h.get("/queries/shipped/events").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json()["epcisBody"]["queryResults"]["queryName"],
+        "shipped"
+    );
+    let e = first_event(&reply);
+    assert_eq!(e["bizStep"], "shipping");
+    assert_problem(
+        &h.get("/queries/shipped/events?EQ_bizStep=commissioning")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "QueryParameterException",
+        "EQ_bizStep",
+    );
+    let all = r#"{"name": "all", "query": {"orderBy": "eventTime", "orderDirection": "ASC"}}"#;
+    assert_eq!(
+        post_as(&h, MFG_WRITE, "/queries", all).await.status,
+        StatusCode::CREATED
+    );
+    let first = h.get("/queries/all/events?perPage=1").await;
+    assert_eq!(first_event(&first)["bizStep"], "commissioning");
+    let next = next_link(&first).expect("Link rel=next");
+    assert!(next.starts_with("/queries/all/events?"), "{next}");
+    assert_eq!(first_event(&h.get(&next).await)["bizStep"], "shipping");
+    // An incomplete WebSocket handshake is refused, naming the header.
+    let reply = call_with(
+        &h,
+        "GET",
+        "/queries/all/events",
+        &[("upgrade", "websocket"), ("connection", "upgrade")],
+    )
+    .await;
+    assert_problem(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        "WebSocket",
+    );
+
+    // A restarted API (same state directory) still has both queries.
+    let app = router(h.ledger.clone(), {
+        let mut c = ApiConfig::new(tokens());
+        c.state_dir = Some(dir.path().to_path_buf());
+        c
+    });
+    let restarted = Harness {
+        app,
+        ledger: h.ledger.clone(),
+        now: h.now.clone(),
+    };
+    let list = restarted.get("/queries").await.json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["all", "shipped"]);
+    assert_eq!(
+        first_event(&restarted.get("/queries/shipped/events").await)["bizStep"],
+        "shipping"
+    );
+
+    // Delete; gone for both, and after another restart.
+    let reply = restarted
+        .call(
+            "DELETE",
+            "/queries/shipped",
+            Some(MFG_WRITE),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert_eq!(
+        restarted
+            .call(
+                "DELETE",
+                "/queries/shipped",
+                Some(MFG_WRITE),
+                &[],
+                Body::empty()
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let again = router(h.ledger.clone(), {
+        let mut c = ApiConfig::new(tokens());
+        c.state_dir = Some(dir.path().to_path_buf());
+        c
+    });
+    let again = Harness {
+        app: again,
+        ledger: h.ledger.clone(),
+        now: h.now.clone(),
+    };
+    assert_eq!(
+        again.get("/queries/shipped").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(again.get("/queries/all").await.status, StatusCode::OK);
+}
+
+#[test]
+fn api_hmac_sha256_matches_rfc_4231() {
+    // RFC 4231 test cases 2 and 6 (key longer than the block).
+    assert_eq!(
+        hex::encode(queries::hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?"
+        )),
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+    assert_eq!(
+        hex::encode(queries::hmac_sha256(
+            &[0xaa; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First"
+        )),
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    );
+}
+
+/// A webhook receiver on 127.0.0.1 that answers 500 to the first `fail_first` requests.
+async fn webhook_receiver(
+    fail_first: usize,
+) -> (
+    String,
+    tokio::sync::mpsc::Receiver<(HeaderMap, String, StatusCode)>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let seen = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let tx = tx.clone();
+            let seen = seen.clone();
+            async move {
+                let n = seen.fetch_add(1, Ordering::SeqCst) as usize;
+                let status = if n < fail_first {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                };
+                let _ = tx.send((headers, body, status)).await;
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+async fn next_delivery(
+    rx: &mut tokio::sync::mpsc::Receiver<(HeaderMap, String, StatusCode)>,
+) -> (HeaderMap, Value, StatusCode) {
+    let (headers, body, status) = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await
+        .expect("no webhook delivery within 20 s")
+        .expect("receiver closed");
+    let value: Value = serde_json::from_str(&body).unwrap();
+    let signature = queries::hmac_sha256(b"s3cret", body.as_bytes());
+    assert_eq!(
+        headers["GS1-Signature"],
+        format!("sha256={}", hex::encode(signature)).as_str()
+    );
+    (headers, value, status)
+}
+
+fn delivered_events(document: &Value) -> Vec<Value> {
+    document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn api_webhook_subscription_delivers_newly_committed_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_with(NodeRole::Voter, config_with_state(dir.path()));
+    let seed = doc(&format!(
+        "{}, {}",
+        commission(&["S1", "S2", "S3", "S4"], "LOT9", "2026-01-02T09:30:00Z"),
+        ship(&["S3"], "2026-01-02T12:00:00Z")
+    ));
+    assert_eq!(h.capture("application/json", &seed).await["success"], true);
+    let reply = post_as(
+        &h,
+        MFG_WRITE,
+        "/queries",
+        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    // Subscription controls are validated.
+    for (body, field) in [
+        (r#"{"dest": "ftp://example.org/x", "stream": true}"#, "dest"),
+        (r#"{"dest": "not a url", "stream": true}"#, "dest"),
+        (r#"{"dest": "http://127.0.0.1:9/x"}"#, "stream"),
+        (
+            r#"{"dest": "http://127.0.0.1:9/x", "schedule": {"minute": "5"}}"#,
+            "schedule",
+        ),
+        (
+            r#"{"dest": "http://127.0.0.1:9/x", "stream": true, "initialRecordTime": "soon"}"#,
+            "initialRecordTime",
+        ),
+        (
+            r#"{"dest": "http://127.0.0.1:9/x", "stream": true, "epcFormat": "Sometimes"}"#,
+            "epcFormat",
+        ),
+    ] {
+        let reply = post_as(&h, MFG_WRITE, "/queries/shipments/subscriptions", body).await;
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "SubscriptionControlsException",
+            "",
+        );
+        assert_eq!(reply.json()["field"], field, "{body}");
+    }
+    assert_eq!(
+        post_as(
+            &h,
+            MFG_WRITE,
+            "/queries/nope/subscriptions",
+            r#"{"dest": "http://127.0.0.1:9/x", "stream": true}"#
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The receiver fails the first attempt: the delivery is retried.
+    let (url, mut rx) = webhook_receiver(1).await;
+    let body = format!(
+        r#"{{"dest": "{url}", "stream": true, "signatureToken": "s3cret", "epcFormat": "Always_EPC_URN"}}"#
+    );
+    let reply = post_as(&h, MFG_WRITE, "/queries/shipments/subscriptions", &body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let created = reply.json();
+    let id = created["subscriptionID"].as_str().unwrap().to_string();
+    let location = reply.headers["location"].to_str().unwrap().to_string();
+    assert_eq!(location, format!("/queries/shipments/subscriptions/{id}"));
+    assert_eq!(
+        created["signatureToken"], "(set)",
+        "the secret is not shown"
+    );
+
+    // A new shipment (and a non-matching commissioning) after subscribing.
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&format!(
+                "{}, {}",
+                commission(&["S7"], "LOT9", "2026-01-03T08:00:00Z"),
+                ship(&["S1"], "2026-01-03T09:00:00Z")
+            )),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let (_, failed, status) = next_delivery(&mut rx).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (headers, document, status) = next_delivery(&mut rx).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(failed, document, "the retry carries the same document");
+    assert_eq!(headers["GS1-EPC-Format"], "Always_EPC_URN");
+    assert_eq!(document["type"], "EPCISQueryDocument");
+    let results = &document["epcisBody"]["queryResults"];
+    assert_eq!(results["queryName"], "shipments");
+    assert_eq!(results["subscriptionID"], id.as_str());
+    // Only the new shipment: not the one before the subscription, not the commissioning.
+    let events = delivered_events(&document);
+    assert_eq!(events.len(), 1, "{document}");
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.007346.S1"
+    );
+    assert!(events[0]["recordTime"].is_string());
+
+    // The subscription reports its delivery (after the receiver has answered).
+    let mut view = Value::Null;
+    for _ in 0..200 {
+        view = h.get(&location).await.json();
+        if view["deliveries"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(view["deliveries"], 1, "{view}");
+    assert!(view["lastNotifiedAt"].is_string(), "{view}");
+    assert!(view.get("lastError").is_none(), "{view}");
+    let list = h.get("/queries/shipments/subscriptions").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // Survives an API restart: a new router over the same state resumes after the cursor.
+    let restarted = Harness {
+        app: router(h.ledger.clone(), {
+            let mut c = ApiConfig::new(tokens());
+            c.state_dir = Some(dir.path().to_path_buf());
+            c.webhook_retry_base = Duration::from_millis(10);
+            c
+        }),
+        ledger: h.ledger.clone(),
+        now: h.now.clone(),
+    };
+    // Unsubscribe through the first API (stops its task); the restarted one keeps its
+    // own copy until told, so delete there too and check the file agrees.
+    let reply = h
+        .call("DELETE", &location, Some(MFG_WRITE), &[], Body::empty())
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(h.get(&location).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(restarted.get(&location).await.status, StatusCode::OK);
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S2"], "2026-01-03T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let (_, document, _) = next_delivery(&mut rx).await;
+    let events = delivered_events(&document);
+    assert_eq!(events.len(), 1, "{document}");
+    assert_eq!(
+        events[0]["epcList"][0], "urn:epc:id:sgtin:0614141.007346.S2",
+        "the restarted API resumed after S1"
+    );
+    assert_eq!(
+        restarted
+            .call("DELETE", &location, Some(MFG_WRITE), &[], Body::empty())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    // Nothing is delivered once unsubscribed.
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S4"], "2026-01-03T11:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    // Every delivery task has stopped: a fresh router over the file has no subscription.
+    let fresh = Harness {
+        app: router(h.ledger.clone(), {
+            let mut c = ApiConfig::new(tokens());
+            c.state_dir = Some(dir.path().to_path_buf());
+            c
+        }),
+        ledger: h.ledger.clone(),
+        now: h.now.clone(),
+    };
+    let list = fresh.get("/queries/shipments/subscriptions").await.json();
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    assert!(
+        rx.try_recv().is_err(),
+        "no delivery after unsubscribing (checked after the last commit was applied)"
+    );
+}
+
+/// Every object key is camelCase, except the keys of maps keyed by data (org ids).
+fn assert_camel_case(value: &Value, path: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let data_keys = path.ends_with("byCustodian");
+                assert!(
+                    data_keys || !key.contains('_'),
+                    "snake_case key `{key}` at {path}"
+                );
+                assert_camel_case(inner, &format!("{path}.{key}"));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                assert_camel_case(item, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn api_camel_case_conversion() {
+    assert_eq!(util::camel_case("in_transit_to"), "inTransitTo");
+    assert_eq!(util::camel_case("parentChain"), "parentChain");
+    assert_eq!(util::camel_case("InTransit"), "InTransit");
+    let value = util::camel_keys(serde_json::json!({
+        "by_custodian": {"acme_pharma": {"InTransit": [{"top_container": null}]}},
+        "last_event_seq": 1
+    }));
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "byCustodian": {"acme_pharma": {"InTransit": [{"topContainer": null}]}},
+            "lastEventSeq": 1
+        })
+    );
+}
+
+#[tokio::test]
+async fn api_json_bodies_are_camel_case() {
+    let h = seeded().await;
+    let reply = h
+        .post_json(
+            "/recall",
+            "application/json",
+            &format!(r#"{{"gtin": "{GTIN}", "lot": "LOT9", "reason": "r"}}"#),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let recall = reply.json();
+    let tx = recall["receipt"]["txId"].as_str().unwrap().to_string();
+    let mut bodies = vec![("/recall (POST)".to_string(), recall)];
+    let jobs = h.get("/capture").await.json();
+    let job = jobs["captureJobs"][0]["captureID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for uri in [
+        "/status".to_string(),
+        format!("/proof/{tx}"),
+        format!("/receipts/{tx}"),
+        "/blocks/latest".to_string(),
+        "/capture".to_string(),
+        format!("/capture/{job}"),
+        "/trace/urn:epc:id:sgtin:0614141.007346.S3".to_string(),
+        format!("/recall/{GTIN}/LOT9"),
+        format!("/reconciliation/{GTIN}/LOT9"),
+        format!("/verify/gtin/{GTIN}/lot/LOT9/ser/S1"),
+        "/epcs".to_string(),
+    ] {
+        let reply = h.get(&uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
+        bodies.push((uri, reply.json()));
+    }
+    let text = bodies
+        .iter()
+        .map(|(_, b)| b.to_string())
+        .collect::<String>();
+    assert!(
+        text.contains("parentChain") && text.contains("byCustodian"),
+        "{text}"
+    );
+    for (uri, body) in &bodies {
+        assert_camel_case(body, uri);
+    }
+    let problem = h.get("/events?foo=1").await.json();
+    assert_camel_case(&problem, "problem");
+}
+
+#[tokio::test]
+async fn api_partners_submit_their_own_signed_transactions_through_any_node() {
+    let h = seeded().await;
+    let event = pedigree_epcis::json::parse_document(&doc(&commission(
+        &["P1"],
+        "L1",
+        "2026-01-02T09:30:00Z",
+    )))
+    .unwrap()
+    .events
+    .remove(0);
+    let body = pedigree_chaincode::TxBody::Epcis(Box::new(event));
+    let dist_signed = pedigree_chaincode::TxEnvelope {
+        network_id: h.ledger.info().network_id,
+        signer_org: "dist".into(),
+        key_id: "k1".into(),
+        public_key: key(3).verifying_key().to_bytes(),
+        nonce: 7,
+        body: body.clone(),
+    }
+    .sign(&key(3));
+    let mfg_signed = h.ledger.sign(body).unwrap();
+    let hex_list =
+        |tx: &pedigree_chaincode::SignedTx| format!(r#"["{}"]"#, hex::encode(tx.to_bytes()));
+    let submit = |token: &'static str, body: String| {
+        let h = &h;
+        async move {
+            h.call(
+                "POST",
+                "/capture",
+                Some(token),
+                &[("content-type", capture::SIGNED_TXS_MEDIA_TYPE)],
+                body,
+            )
+            .await
+        }
+    };
+    // dist's token, dist's signature, mfg's node: accepted for ordering.
+    let reply = submit(DIST_WRITE, hex_list(&dist_signed)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    // dist's token cannot push mfg's transactions, nor a document the node would sign.
+    assert_problem(
+        &submit(DIST_WRITE, hex_list(&mfg_signed)).await,
+        StatusCode::FORBIDDEN,
+        "SecurityException",
+        "[0]",
+    );
+    assert_problem(
+        &h.call(
+            "POST",
+            "/capture",
+            Some(DIST_WRITE),
+            &[("content-type", "application/json")],
+            doc(&commission(&["P2"], "L1", "2026-01-02T09:30:00Z")),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "SecurityException",
+        "dist",
+    );
+    // A read token cannot submit at all.
+    assert_eq!(
+        submit(MFG_READ, hex_list(&dist_signed)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn next_text<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    match tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .expect("no message within 20 s")
+        .expect("stream ended")
+        .unwrap()
+    {
+        tokio_tungstenite::tungstenite::Message::Text(text) => {
+            serde_json::from_str::<Value>(text.as_str()).unwrap()
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn api_websocket_subscription_streams_newly_committed_events() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let h = seeded().await;
+    let reply = post_as(
+        &h,
+        MFG_WRITE,
+        "/queries",
+        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = h.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let connect = |uri: String, token: Option<&'static str>| async move {
+        let mut request = uri.into_client_request().unwrap();
+        if let Some(token) = token {
+            request
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        request
+            .headers_mut()
+            .insert("GS1-EPC-Format", "Never_Translates".parse().unwrap());
+        tokio_tungstenite::connect_async(request).await
+    };
+    // Refusals happen before the upgrade, as HTTP answers.
+    let refused = |result: Result<_, tokio_tungstenite::tungstenite::Error>| match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("upgraded"),
+    };
+    let base = format!("ws://{address}/queries");
+    assert_eq!(
+        refused(connect(format!("{base}/shipments/events"), None).await),
+        401
+    );
+    assert_eq!(
+        refused(connect(format!("{base}/nope/events"), Some(MFG_READ)).await),
+        404
+    );
+    assert_eq!(
+        refused(
+            connect(
+                format!("{base}/shipments/events?stream=false"),
+                Some(MFG_READ)
+            )
+            .await
+        ),
+        400
+    );
+    let (mut socket, response) = connect(
+        format!("{base}/shipments/events?stream=true"),
+        Some(MFG_READ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 101);
+
+    // The shipment seeded before subscribing is not sent; a new one is, alone.
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&format!(
+                "{}, {}",
+                commission(&["S8"], "LOT9", "2026-01-03T08:00:00Z"),
+                ship(&["S1"], "2026-01-03T09:00:00Z")
+            )),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let document = next_text(&mut socket).await;
+    assert_eq!(
+        document["epcisBody"]["queryResults"]["queryName"],
+        "shipments"
+    );
+    assert!(document["epcisBody"]["queryResults"]["subscriptionID"].is_string());
+    let events = delivered_events(&document);
+    assert_eq!(events.len(), 1, "{document}");
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.007346.S1"
+    );
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S2"], "2026-01-03T10:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let events = delivered_events(&next_text(&mut socket).await);
+    assert_eq!(
+        events[0]["epcList"][0],
+        "urn:epc:id:sgtin:0614141.007346.S2"
+    );
+
+    // Deleting the named query ends the stream with a close frame.
+    let reply = h
+        .call(
+            "DELETE",
+            "/queries/shipments",
+            Some(MFG_WRITE),
+            &[],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&ship(&["S8"], "2026-01-03T11:00:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let end = tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .expect("stream not closed within 20 s");
+    assert!(matches!(end, None | Some(Ok(Message::Close(_)))), "{end:?}");
 }

@@ -11,7 +11,7 @@ use super::Shared;
 use super::auth::{ReadAuth, WriteAuth};
 use super::capture::{committed_json, rejection, submit_and_wait};
 use super::error::ApiError;
-use super::util::{body_text, read_body};
+use super::util::{self, body_text, read_body};
 use super::verify::gtin14;
 use axum::Json;
 use axum::body::Body;
@@ -82,7 +82,7 @@ pub async fn get_trace(
         "elementString": object.element_string(),
         "status": format!("{:?}", trace.status),
         "custodian": trace.record.custodian,
-        "trace": serde_json::to_value(&trace).unwrap_or(Value::Null),
+        "trace": util::camel_keys(serde_json::to_value(&trace).unwrap_or(Value::Null)),
     })))
 }
 
@@ -106,7 +106,9 @@ pub async fn get_recall_scope(
     let (gtin, lot) = lot_path(&gtin, &lot)?;
     let mut value = Value::Null;
     state.ledger.with_state(&mut |view| {
-        value = serde_json::to_value(query::recall_scope(view, &gtin, &lot)).unwrap_or(Value::Null)
+        value = util::camel_keys(
+            serde_json::to_value(query::recall_scope(view, &gtin, &lot)).unwrap_or(Value::Null),
+        )
     });
     Ok(Json(json!({ "gtin": gtin, "lot": lot, "scope": value })))
 }
@@ -120,8 +122,9 @@ pub async fn get_reconciliation(
     let (gtin, lot) = lot_path(&gtin, &lot)?;
     let mut value = Value::Null;
     state.ledger.with_state(&mut |view| {
-        value =
-            serde_json::to_value(query::reconciliation(view, &gtin, &lot)).unwrap_or(Value::Null)
+        value = util::camel_keys(
+            serde_json::to_value(query::reconciliation(view, &gtin, &lot)).unwrap_or(Value::Null),
+        )
     });
     Ok(Json(
         json!({ "gtin": gtin, "lot": lot, "reconciliation": value }),

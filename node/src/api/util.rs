@@ -183,3 +183,58 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
         ),
     ))
 }
+
+/// Objects whose keys are data (org ids, statuses), not field names: kept as they are.
+const DATA_MAPS: &[&str] = &["by_custodian", "byCustodian", "current"];
+
+/// `snake_case` field names (of chaincode records serialised as they are stored) as
+/// `camelCase`, recursively, so every API body uses one spelling. Keys of the objects
+/// named in `DATA_MAPS` are data and stay as they are (their values are converted).
+pub fn camel_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let value = if DATA_MAPS.contains(&key.as_str()) {
+                        match value {
+                            Value::Object(inner) => Value::Object(
+                                inner.into_iter().map(|(k, v)| (k, camel_keys(v))).collect(),
+                            ),
+                            other => camel_keys(other),
+                        }
+                    } else {
+                        camel_keys(value)
+                    };
+                    (camel_case(&key), value)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// `in_transit_to` → `inTransitTo`; anything else unchanged.
+pub fn camel_case(key: &str) -> String {
+    if !key.contains('_')
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return key.to_string();
+    }
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = !out.is_empty();
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

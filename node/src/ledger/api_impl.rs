@@ -12,8 +12,8 @@ use super::block::Side as LedgerSide;
 use super::handle::{LedgerHandle, SubmitError as LedgerSubmitError};
 use super::store::{StoredEventRecord, TxResult};
 use crate::api::service::{
-    BlockView, BoxFuture, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo, NodeRole,
-    PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
+    NodeRole, PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
 };
 
 fn committed(result: TxResult) -> Committed {
@@ -213,6 +213,28 @@ impl LedgerApi for LedgerHandle {
             .into_iter()
             .map(stored_event)
             .collect()
+    }
+
+    fn commit_mark(&self) -> CommitMark {
+        let head = LedgerHandle::status(self).head;
+        CommitMark {
+            height: head.height,
+            event_seq: head.event_seq,
+        }
+    }
+
+    fn next_commit(&self, after: CommitMark) -> BoxFuture<'static, Option<CommitMark>> {
+        let mut receiver = self.status_watch();
+        Box::pin(async move {
+            let status = receiver
+                .wait_for(|s| s.head.height > after.height || !s.running)
+                .await
+                .ok()?;
+            status.running.then_some(CommitMark {
+                height: status.head.height,
+                event_seq: status.head.event_seq,
+            })
+        })
     }
 
     fn metrics_text(&self) -> String {

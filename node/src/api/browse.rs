@@ -1,0 +1,354 @@
+//! The browse resources of the EPCIS 2.0 REST binding: `/eventTypes`, `/epcs`,
+//! `/bizSteps`, `/bizLocations`, `/readPoints`, `/dispositions`, each with `/{id}`
+//! (a `Collection` whose only member is `events`) and `/{id}/events` (the events with
+//! that value, taking every `GET /events` parameter as well).
+//!
+//! The top-level lists are the distinct values found in the stored events (event types:
+//! the five standard types), sorted, paged with `perPage` (default 30, at most
+//! [`super::PER_PAGE_MAX`]) and `nextPageToken` (the last value of the page, opaque);
+//! `Link: <…>; rel="next"` announces the next page. EPCs and locations are listed
+//! normalised (canonical Digital Link, or EPC URNs under `GS1-EPC-Format:
+//! Always_EPC_URN`), business steps and dispositions as bare words when standard. A
+//! value whose `/{id}` is asked for but occurs in no event is a 404.
+
+use super::auth::ReadAuth;
+use super::binding::{EpcFormat, Presentation};
+use super::epc;
+use super::error::ApiError;
+use super::query::{self, EventQuery};
+use super::util::{self, parse_query};
+use super::{PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, Routes, Shared};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pedigree_epcis::model::{BizStep, Disposition, EpcisEvent, EventType};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
+const STANDARD_TYPES: [&str; 5] = [
+    "AggregationEvent",
+    "AssociationEvent",
+    "ObjectEvent",
+    "TransactionEvent",
+    "TransformationEvent",
+];
+
+/// A browse resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    EventTypes,
+    Epcs,
+    BizSteps,
+    BizLocations,
+    ReadPoints,
+    Dispositions,
+}
+
+impl Kind {
+    const ALL: [Kind; 6] = [
+        Kind::EventTypes,
+        Kind::Epcs,
+        Kind::BizSteps,
+        Kind::BizLocations,
+        Kind::ReadPoints,
+        Kind::Dispositions,
+    ];
+
+    /// (list path, item path, item events path).
+    fn paths(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Kind::EventTypes => (
+                "/eventTypes",
+                "/eventTypes/{eventType}",
+                "/eventTypes/{eventType}/events",
+            ),
+            Kind::Epcs => ("/epcs", "/epcs/{epc}", "/epcs/{epc}/events"),
+            Kind::BizSteps => (
+                "/bizSteps",
+                "/bizSteps/{bizStep}",
+                "/bizSteps/{bizStep}/events",
+            ),
+            Kind::BizLocations => (
+                "/bizLocations",
+                "/bizLocations/{bizLocation}",
+                "/bizLocations/{bizLocation}/events",
+            ),
+            Kind::ReadPoints => (
+                "/readPoints",
+                "/readPoints/{readPoint}",
+                "/readPoints/{readPoint}/events",
+            ),
+            Kind::Dispositions => (
+                "/dispositions",
+                "/dispositions/{disposition}",
+                "/dispositions/{disposition}/events",
+            ),
+        }
+    }
+
+    /// The `GET /events` parameter an item's `/events` fixes.
+    fn parameter(self) -> &'static str {
+        match self {
+            Kind::EventTypes => "eventType",
+            Kind::Epcs => "MATCH_anyEPC",
+            Kind::BizSteps => "EQ_bizStep",
+            Kind::BizLocations => "EQ_bizLocation",
+            Kind::ReadPoints => "EQ_readPoint",
+            Kind::Dispositions => "EQ_disposition",
+        }
+    }
+
+    /// Normalised values of this kind in `event`.
+    fn values(self, event: &EpcisEvent) -> Vec<String> {
+        match self {
+            Kind::EventTypes => vec![event.event_type.as_str().to_string()],
+            Kind::Epcs => epc::event_ids(event)
+                .into_iter()
+                .filter(|(field, _)| *field != "epcClass")
+                .map(|(_, id)| epc::normalize(id))
+                .collect(),
+            Kind::BizSteps => event
+                .biz_step
+                .iter()
+                .map(|s| s.bare_word().unwrap_or(s.as_str().trim()).to_string())
+                .collect(),
+            Kind::Dispositions => event
+                .disposition
+                .iter()
+                .map(|d| d.bare_word().unwrap_or(d.as_str().trim()).to_string())
+                .collect(),
+            Kind::BizLocations => event
+                .biz_location
+                .iter()
+                .map(|l| epc::normalize(&l.id))
+                .collect(),
+            Kind::ReadPoints => event
+                .read_point
+                .iter()
+                .map(|l| epc::normalize(&l.id))
+                .collect(),
+        }
+    }
+
+    /// The comparison key of a value given in a path.
+    fn key(self, value: &str) -> String {
+        match self {
+            Kind::EventTypes => value.trim().to_string(),
+            Kind::BizSteps => {
+                let s = BizStep::new(value.trim());
+                s.bare_word().unwrap_or(value.trim()).to_string()
+            }
+            Kind::Dispositions => {
+                let d = Disposition::new(value.trim());
+                d.bare_word().unwrap_or(value.trim()).to_string()
+            }
+            Kind::Epcs | Kind::BizLocations | Kind::ReadPoints => epc::normalize(value),
+        }
+    }
+
+    fn is_identifier(self) -> bool {
+        matches!(self, Kind::Epcs | Kind::BizLocations | Kind::ReadPoints)
+    }
+}
+
+/// Every distinct value of `kind` in the stored events (bounded by [`QUERY_SCAN_MAX`]).
+fn distinct(ledger: &dyn super::LedgerApi, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
+    let mut out = BTreeSet::new();
+    if kind == Kind::EventTypes {
+        out.extend(STANDARD_TYPES.iter().map(|s| s.to_string()));
+        return Ok(out);
+    }
+    let mut after = 0;
+    let mut scanned = 0usize;
+    loop {
+        let batch = ledger.events_after(after, 1_000);
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        scanned += batch.len();
+        if scanned > QUERY_SCAN_MAX {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QueryTooLargeException",
+                format!("listing would scan more than {QUERY_SCAN_MAX} events"),
+            ));
+        }
+        for stored in &batch {
+            out.extend(kind.values(&stored.event));
+        }
+    }
+    Ok(out)
+}
+
+async fn distinct_blocking(state: &Shared, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
+    let ledger = state.ledger.clone();
+    tokio::task::spawn_blocking(move || distinct(ledger.as_ref(), kind))
+        .await
+        .map_err(|e| ApiError::internal(format!("listing task failed: {e}")))?
+}
+
+fn collection(members: Vec<String>) -> serde_json::Value {
+    json!({"@context": [CONTEXT], "type": "Collection", "member": members})
+}
+
+async fn list(
+    kind: Kind,
+    state: Shared,
+    headers: HeaderMap,
+    raw: Option<String>,
+) -> Result<Response, ApiError> {
+    let mut per_page = PER_PAGE_DEFAULT;
+    let mut after: Option<String> = None;
+    for (name, value) in parse_query(raw.as_deref())? {
+        match name.as_str() {
+            "perPage" => {
+                per_page = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=PER_PAGE_MAX).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::query_param(
+                            &name,
+                            format!("`{value}` is not an integer between 1 and {PER_PAGE_MAX}"),
+                        )
+                    })?
+            }
+            "nextPageToken" => {
+                after = Some(
+                    hex::decode(value.trim())
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .ok_or_else(|| {
+                            ApiError::query_param(&name, "not a token issued by this server")
+                        })?,
+                )
+            }
+            _ => {
+                return Err(ApiError::query_param(
+                    &name,
+                    "unknown parameter; this list takes perPage and nextPageToken",
+                ));
+            }
+        }
+    }
+    let presentation = Presentation::from_headers(&headers, &state)?;
+    let values = distinct_blocking(&state, kind).await?;
+    let mut page: Vec<String> = match &after {
+        Some(last) => values
+            .range::<String, _>((
+                std::ops::Bound::Excluded(last.clone()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take(per_page + 1)
+            .cloned()
+            .collect(),
+        None => values.iter().take(per_page + 1).cloned().collect(),
+    };
+    let more = page.len() > per_page;
+    page.truncate(per_page);
+    let next = page.last().cloned().filter(|_| more);
+    let members: Vec<String> = page
+        .into_iter()
+        .map(|v| {
+            if kind.is_identifier() && presentation.epc_format == EpcFormat::AlwaysEpcUrn {
+                presentation.identifier(&v)
+            } else {
+                v
+            }
+        })
+        .collect();
+    let mut response = Json(collection(members)).into_response();
+    if let Some(last) = next {
+        let link = format!(
+            "<{}?perPage={per_page}&nextPageToken={}>; rel=\"next\"",
+            kind.paths().0,
+            hex::encode(last)
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    if kind.is_identifier() {
+        presentation.announce(response.headers_mut());
+    }
+    Ok(response)
+}
+
+async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiError> {
+    let key = kind.key(&id);
+    let known = if kind == Kind::EventTypes {
+        EventType::from_name(&key).is_some()
+    } else {
+        distinct_blocking(&state, kind).await?.contains(&key)
+    };
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchResourceException",
+            format!("`{id}` does not occur in any stored event"),
+        )
+        .with("field", kind.paths().1));
+    }
+    Ok(
+        Json(json!({"@context": [CONTEXT], "type": "Collection", "member": ["events"]}))
+            .into_response(),
+    )
+}
+
+async fn events(
+    kind: Kind,
+    state: Shared,
+    headers: HeaderMap,
+    id: String,
+    raw: Option<String>,
+) -> Result<Response, ApiError> {
+    if kind == Kind::EventTypes && EventType::from_name(id.trim()).is_none() {
+        return Err(ApiError::not_found(format!(
+            "`{id}` is not an EPCIS event type"
+        )));
+    }
+    let path = format!("{}/{}/events", kind.paths().0, util::encode_component(&id));
+    let query = EventQuery::from_pairs(
+        parse_query(raw.as_deref())?,
+        &[(kind.parameter(), id)],
+        &path,
+    )?;
+    query::respond(&state, &headers, query, "SimpleEventQuery").await
+}
+
+/// Adds the browse routes (and leaves `OPTIONS` to the caller).
+pub(super) fn add_routes(mut routes: Routes) -> Routes {
+    for kind in Kind::ALL {
+        let (list_path, item_path, events_path) = kind.paths();
+        routes = routes
+            .add(
+                "GET",
+                list_path,
+                move |State(state): State<Shared>,
+                      _: ReadAuth,
+                      headers: HeaderMap,
+                      RawQuery(raw): RawQuery| list(kind, state, headers, raw),
+            )
+            .add(
+                "GET",
+                item_path,
+                move |State(state): State<Shared>, _: ReadAuth, Path(id): Path<String>| {
+                    item(kind, state, id)
+                },
+            )
+            .add(
+                "GET",
+                events_path,
+                move |State(state): State<Shared>,
+                      _: ReadAuth,
+                      headers: HeaderMap,
+                      Path(id): Path<String>,
+                      RawQuery(raw): RawQuery| {
+                    events(kind, state, headers, id, raw)
+                },
+            );
+    }
+    routes
+}
