@@ -213,6 +213,23 @@ impl LedgerDb {
         )
     }
 
+    /// Flushes every memtable to SST files and compacts every column family fully (for
+    /// measuring the size of the data; the node never needs it).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn flush_and_compact(&self) -> Result<()> {
+        for cf in Cf::ALL {
+            let handle = self.handle(cf);
+            self.db.flush_cf(handle)?;
+            self.db
+                .compact_range_cf(handle, None::<&[u8]>, None::<&[u8]>);
+        }
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     /// The entry of `cf` with the greatest key.
     ///
     /// # Errors
