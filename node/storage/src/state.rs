@@ -30,8 +30,8 @@ use std::path::Path;
 use pedigree_chaincode::StateView;
 use pedigree_chaincode::state::SCAN_ENTRIES_MAX;
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, ReadOptions,
-    Snapshot, WriteBatch, WriteOptions,
+    ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options,
+    ReadOptions, Snapshot, WriteBatch, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -169,9 +169,14 @@ impl LedgerDb {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let descriptors = Cf::ALL
-            .iter()
-            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        let descriptors = Cf::ALL.iter().map(|cf| {
+            // LZ4 (the codec this build links): RocksDB's default, Snappy, is not compiled in,
+            // which silently meant no compression. Compression changes nothing about
+            // durability: it applies to SST files written by flushes and compactions.
+            let mut family = Options::default();
+            family.set_compression_type(DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(cf.name(), family)
+        });
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;
         Ok(LedgerDb { db, sync })
     }
