@@ -328,11 +328,19 @@ struct Shape {
 }
 
 /// Builds the body of one request: `shape.txs` commissioning events, each signed.
-fn build_body(signer: &OrgSigner, serials: &Serials, site: &str, shape: Shape) -> String {
+/// One request's body and the first serial index of each of its transactions.
+struct Body {
+    text: String,
+    firsts: Vec<u64>,
+}
+
+fn build_body(signer: &OrgSigner, serials: &Serials, site: &str, shape: Shape) -> Body {
+    let mut firsts = Vec::with_capacity(shape.txs);
     let mut body = String::with_capacity(shape.txs * (shape.units * 110 + 700) + 2);
     body.push('[');
     for t in 0..shape.txs {
         let first = serials.take(shape.units as u64);
+        firsts.push(first);
         let event = Commission::new(UNIT_GTIN, serials.lot(first), EXPIRY.0)
             .serials((first..first + shape.units as u64).map(|i| serials.serial(i)))
             .at(site)
@@ -346,7 +354,7 @@ fn build_body(signer: &OrgSigner, serials: &Serials, site: &str, shape: Shape) -
         body.push('"');
     }
     body.push(']');
-    body
+    Body { text: body, firsts }
 }
 
 /// A node taking submissions.
@@ -366,18 +374,20 @@ impl Target {
 }
 
 /// Outcome of one request.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Done {
     txs: u64,
     accepted_txs: u64,
     accepted_units: u64,
+    /// First serial index of every accepted transaction.
+    accepted_firsts: Vec<u64>,
 }
 
 /// Posts one body and polls its capture job to the end.
 async fn submit(
     http: &reqwest::Client,
     target: &Target,
-    body: String,
+    body: Body,
     units_per_tx: u64,
     poll: Duration,
 ) -> anyhow::Result<Done> {
@@ -385,7 +395,7 @@ async fn submit(
         .post(format!("{}/capture", target.url))
         .bearer_auth(&target.token)
         .header(CONTENT_TYPE, SIGNED_TXS)
-        .body(body)
+        .body(body.text)
         .send()
         .await
         .context("POST /capture")?;
@@ -421,10 +431,13 @@ async fn submit(
             continue;
         }
         let results = job["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let accepted = results
+        let accepted_firsts: Vec<u64> = results
             .iter()
             .filter(|r| r["accepted"].as_bool() == Some(true))
-            .count() as u64;
+            .filter_map(|r| r["eventIndex"].as_u64())
+            .filter_map(|i| body.firsts.get(usize::try_from(i).ok()?).copied())
+            .collect();
+        let accepted = accepted_firsts.len() as u64;
         if results.is_empty()
             && let Some(error) = job["errors"].as_array().and_then(|e| e.first())
         {
@@ -434,6 +447,7 @@ async fn submit(
             txs: results.len() as u64,
             accepted_txs: accepted,
             accepted_units: accepted * units_per_tx,
+            accepted_firsts,
         });
     }
 }
@@ -446,7 +460,7 @@ fn producer(
     shape: Shape,
     depth: usize,
     stop: Arc<AtomicBool>,
-) -> mpsc::Receiver<String> {
+) -> mpsc::Receiver<Body> {
     let (sender, receiver) = mpsc::channel(depth);
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
@@ -502,6 +516,8 @@ struct Run {
     meter: Meter,
     /// Units accepted on the ledger by any request of any phase (from the receipts).
     accepted_units: Arc<AtomicU64>,
+    /// (first serial index, units) of every accepted transaction, for verification.
+    committed: Arc<std::sync::Mutex<Vec<(u64, u64)>>>,
 }
 
 #[derive(Default)]
@@ -519,6 +535,7 @@ impl Tally {
                 self.done.txs += done.txs;
                 self.done.accepted_txs += done.accepted_txs;
                 self.done.accepted_units += done.accepted_units;
+                self.done.accepted_firsts.clear();
                 self.latencies.push(latency.as_micros() as u64);
             }
             Ok(_) => {}
@@ -564,6 +581,7 @@ impl Run {
             let tally = Arc::clone(&tally);
             let units_done = Arc::clone(&units_done);
             let accepted = Arc::clone(&self.accepted_units);
+            let committed = Arc::clone(&self.committed);
             let poll = self.poll;
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -581,6 +599,11 @@ impl Run {
                     if let Ok(done) = &result {
                         units_done.fetch_add(done.accepted_units, Ordering::Relaxed);
                         accepted.fetch_add(done.accepted_units, Ordering::Relaxed);
+                        committed.lock().expect("committed lock").extend(
+                            done.accepted_firsts
+                                .iter()
+                                .map(|f| (*f, shape.units as u64)),
+                        );
                     }
                     let counted = deadline.is_none_or(|d| finished <= d);
                     let failed = result.is_err();
@@ -687,10 +710,15 @@ impl Run {
             let poll = self.poll;
             let units = shape.units as u64;
             let accepted = Arc::clone(&self.accepted_units);
+            let committed = Arc::clone(&self.committed);
             tasks.spawn(async move {
                 let result = submit(&http, &target, body, units, poll).await;
                 if let Ok(done) = &result {
                     accepted.fetch_add(done.accepted_units, Ordering::Relaxed);
+                    committed
+                        .lock()
+                        .expect("committed lock")
+                        .extend(done.accepted_firsts.iter().map(|f| (*f, units)));
                 }
                 let latency = tokio::time::Instant::now().duration_since(scheduled);
                 tally.lock().expect("tally lock").add(result, latency, true);
@@ -831,7 +859,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 async fn verify_phase(
     node: &NodeEntry,
     serials: &Serials,
-    committed: u64,
+    committed: Arc<Vec<(u64, u64)>>,
     connections: usize,
     window: Duration,
     meter: &Meter,
@@ -851,6 +879,7 @@ async fn verify_phase(
         let address = address.clone();
         let tag = tag.clone();
         let token = token.clone();
+        let committed = Arc::clone(&committed);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let (mut verified, mut errors) = (0u64, 0u64);
@@ -860,7 +889,8 @@ async fn verify_phase(
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
                 rng ^= rng << 17;
-                let index = rng % committed;
+                let (first, units) = committed[(rng % committed.len() as u64) as usize];
+                let index = first + (rng >> 32) % units;
                 let request = format!(
                     "GET /verify/gtin/{UNIT_GTIN}/lot/{tag}L{}/ser/{tag}{index}?exp={} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n",
                     index / UNITS_PER_LOT,
@@ -898,7 +928,7 @@ async fn verify_phase(
     Ok(VerifyPhase {
         node: node.org.clone(),
         connections,
-        serials_on_ledger: committed,
+        serials_on_ledger: committed.iter().map(|(_, units)| units).sum(),
         requests,
         requests_per_s: requests as f64 / seconds,
         verified_true: verified,
@@ -1155,6 +1185,7 @@ async fn measure(
         poll: options.poll,
         meter,
         accepted_units: Arc::new(AtomicU64::new(0)),
+        committed: Arc::new(std::sync::Mutex::new(Vec::new())),
     };
     report.leader = leader_org(manifest).await;
     let window = Duration::from_secs(options.secs);
@@ -1205,8 +1236,9 @@ async fn measure(
     // Everything accepted so far counts towards the serials on the ledger; the warm-up too.
     let on_ledger = run.accepted_units.load(Ordering::Relaxed);
     if on_ledger < options.serials {
+        // About 1,000 units per request (at least one event), like the units/s phase.
         let shape = Shape {
-            txs: (10_000 / options.load_units_per_event).clamp(1, 100),
+            txs: (1_000 / options.load_units_per_event).clamp(1, 100),
             units: options.load_units_per_event,
         };
         eprintln!(
@@ -1242,13 +1274,18 @@ async fn measure(
         .node(&options.verify_node)
         .context("verify node")?
         .clone();
-    // Serial indexes were allocated densely; verification samples the allocated range, and
-    // `verified_true` shows how many of those answers found a committed unit.
-    let allocated = serials.next.load(Ordering::Relaxed);
+    // Verification samples the units whose commissioning receipts said accepted;
+    // `verified_true` shows how many answers confirmed them.
+    let committed = Arc::new(std::mem::take(
+        &mut *run.committed.lock().expect("committed lock"),
+    ));
+    if committed.is_empty() {
+        bail!("no unit was committed; nothing to verify");
+    }
     let verify = verify_phase(
         &verify_node,
         &serials,
-        allocated.max(1),
+        committed,
         options.verify_connections,
         window,
         &run.meter,
@@ -1403,8 +1440,9 @@ mod tests {
             &plan::MANUFACTURER.gln(),
             Shape { txs: 2, units: 100 },
         );
-        let items: Vec<String> = serde_json::from_str(&body).unwrap();
+        let items: Vec<String> = serde_json::from_str(&body.text).unwrap();
         assert_eq!(items.len(), 2);
+        assert_eq!(body.firsts, vec![UNITS_PER_LOT, UNITS_PER_LOT + 100]);
         for item in &items {
             let tx = pedigree_chaincode::SignedTx::from_bytes(&hex::decode(item).unwrap()).unwrap();
             let pedigree_chaincode::TxBody::Epcis(event) = &tx.envelope.body else {
