@@ -13,7 +13,9 @@
 //! - [`process`]: binaries, free ports, starting and stopping processes.
 //! - [`network`]: `up`, `status`, `down`.
 //! - [`scenario`]: the supply-chain story played through the SDK.
+//! - [`bench`]: `bench`, the throughput, latency, verification and disk benchmark.
 
+pub mod bench;
 pub mod manifest;
 pub mod network;
 pub mod plan;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use pedigree_devnet::bench;
 use pedigree_devnet::manifest::Manifest;
 use pedigree_devnet::network::{self, UpOptions};
 
@@ -13,10 +14,11 @@ use pedigree_devnet::network::{self, UpOptions};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// The devnet directory (keys, genesis, node data, logs, devnet.json).
-    #[arg(long, global = true, default_value = ".devnet")]
-    dir: PathBuf,
-    /// Print JSON (`status`) instead of text.
+    /// The devnet directory (keys, genesis, node data, logs, devnet.json); default `.devnet`,
+    /// or `.devnet-bench` for `bench`.
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    /// Print JSON (`status`, `bench`) instead of text.
     #[arg(long, global = true)]
     json: bool,
 }
@@ -41,11 +43,61 @@ enum Command {
     Status,
     /// Stop every process listed in devnet.json.
     Down,
+    /// Start a fresh devnet in its own directory (wiped first), drive it over the HTTP API
+    /// and print signed tx/s, units/s, commit latency at max and half rate, verifications/s
+    /// on a node holding --serials units, and disk bytes per unit per node; then stop it.
+    Bench {
+        /// Units to have on the ledger before the verification phase.
+        #[arg(long, default_value_t = 10_000_000)]
+        serials: u64,
+        /// Seconds per measured phase.
+        #[arg(long, default_value_t = 20)]
+        secs: u64,
+        /// Concurrent requests in the closed-loop (max rate) phases and the load.
+        #[arg(long, default_value_t = 16)]
+        workers: usize,
+        /// One-unit commissioning transactions per request in the tx/s phases.
+        #[arg(long, default_value_t = 100)]
+        txs_per_request: usize,
+        /// 100-unit commissioning events per request in the units/s phases.
+        #[arg(long, default_value_t = 10)]
+        events_per_request: usize,
+        /// Units per commissioning event while loading --serials (divides 10,000).
+        #[arg(long, default_value_t = 100)]
+        load_units_per_event: usize,
+        /// Keep-alive connections of the verification phase.
+        #[arg(long, default_value_t = 64)]
+        verify_connections: usize,
+        /// The org whose node answers verifications.
+        #[arg(long, default_value = "pharm")]
+        verify_node: String,
+        /// Comma-separated orgs whose nodes take the submissions (round robin).
+        #[arg(long, default_value = "mfg", value_delimiter = ',')]
+        submit_to: Vec<String>,
+        /// Capture-job polling interval, milliseconds.
+        #[arg(long, default_value_t = 2)]
+        poll_ms: u64,
+        /// Leave the node data in place (the nodes are stopped either way).
+        #[arg(long)]
+        keep: bool,
+        /// Where pedigree-node is (default: next to this binary).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+    },
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let default_dir = if matches!(cli.command, Command::Bench { .. }) {
+        ".devnet-bench"
+    } else {
+        ".devnet"
+    };
+    let dir = cli
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_dir));
     match cli.command {
         Command::Up {
             detach,
@@ -53,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
             no_plant,
         } => {
             let options = UpOptions {
-                dir: cli.dir.clone(),
+                dir: dir.clone(),
                 bin_dir,
                 no_plant,
             };
@@ -80,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status => {
-            let manifest = Manifest::load(&cli.dir)?;
+            let manifest = Manifest::load(&dir)?;
             let states = network::status(&manifest).await;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&states)?);
@@ -106,11 +158,70 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Down => {
-            let mut manifest = Manifest::load(&cli.dir)?;
+            let mut manifest = Manifest::load(&dir)?;
             let stuck = network::down_manifest(&mut manifest);
             anyhow::ensure!(stuck.is_empty(), "processes would not stop: {stuck:?}");
             println!("devnet in {} stopped", manifest.dir.display());
             Ok(())
         }
+        Command::Bench {
+            serials,
+            secs,
+            workers,
+            txs_per_request,
+            events_per_request,
+            load_units_per_event,
+            verify_connections,
+            verify_node,
+            submit_to,
+            poll_ms,
+            keep,
+            bin_dir,
+        } => {
+            let raw: std::collections::BTreeMap<String, String> = std::env::args()
+                .enumerate()
+                .map(|(i, a)| (format!("{i:02}"), a))
+                .collect();
+            let options = bench::BenchOptions {
+                dir,
+                bin_dir,
+                serials,
+                secs,
+                workers,
+                txs_per_request,
+                events_per_request,
+                load_units_per_event,
+                verify_connections,
+                verify_node,
+                submit_to,
+                poll: std::time::Duration::from_millis(poll_ms.max(1)),
+                keep,
+            };
+            // Ctrl-C or SIGTERM stops the devnet the benchmark started.
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .context("installing the SIGTERM handler")?;
+            let report = tokio::select! {
+                report = bench::run(&options, raw) => report?,
+                _ = tokio::signal::ctrl_c() => return stop_bench(&options.dir),
+                _ = terminate.recv() => return stop_bench(&options.dir),
+            };
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", bench::table(&report));
+            }
+            Ok(())
+        }
     }
+}
+
+/// Stops the benchmark's devnet after an interruption.
+fn stop_bench(dir: &std::path::Path) -> anyhow::Result<()> {
+    eprintln!("bench: interrupted; stopping the devnet");
+    if let Ok(mut manifest) = Manifest::load(dir) {
+        let stuck = network::down_manifest(&mut manifest);
+        anyhow::ensure!(stuck.is_empty(), "processes would not stop: {stuck:?}");
+    }
+    anyhow::bail!("interrupted")
 }

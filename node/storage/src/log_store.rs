@@ -147,6 +147,19 @@ impl RocksLogStore {
         Ok(store)
     }
 
+    /// Flushes the memtable to SST files and compacts the whole log fully (for measuring the
+    /// size of the data; the node never needs it).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn flush_and_compact(&self) -> Result<()> {
+        self.db.flush()?;
+        self.db.compact_range(None::<&[u8]>, None::<&[u8]>);
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
     /// Where the store lives.
     pub fn path(&self) -> &Path {
         &self.path
