@@ -1,7 +1,9 @@
 //! Governance end to end: the SDK and `pedigree governance` against the node's real HTTP
 //! API (`pedigree_node::api`) over its in-memory `DirectLedger` on 127.0.0.1 — HTTP, auth,
 //! capture jobs, signature checks and the chaincode's quorum rules as on a node, without
-//! consensus. Run with `cargo test -p pedigree-client --features node-api-tests`.
+//! consensus; and the SDK against a real node started in-process (`pedigree-node init`'s
+//! directory, RocksDB, libp2p, single-voter Raft). Run with
+//! `cargo test -p pedigree-client --features node-api-tests --test governance_direct`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -433,4 +435,121 @@ async fn cli_propose_approve_show_submit() {
     let dist = OrgSigner::new("dist", key(3), node.network_id);
     let result = governance::submit(&client, &again, &dist).await.unwrap();
     assert_eq!(result.outcome, "GovernanceConflict", "{result:?}");
+}
+
+/// A real node in this process: `pedigree-node init`'s directory, RocksDB, libp2p and a
+/// single-voter Raft (genesis: mfg with this node, cmo and dist without nodes; 2 of 3 orgs
+/// must approve), serving the HTTP API on 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_node_accepts_a_quorum_and_rejects_too_few_approvals() {
+    use pedigree_node::shutdown::ShutdownController;
+
+    let temp = tempfile::tempdir().unwrap();
+    let node_dir = temp.path().join("mfg");
+    let report = pedigree_node::init::init_node_dir(&node_dir, "mfg").unwrap();
+    let mfg_parts: PublicParts =
+        serde_json::from_value(serde_json::to_value(&report.public).unwrap()).unwrap();
+    let mut orgs = Vec::new();
+    let mut publics = vec![mfg_parts];
+    for (id, role, prefix, gln, seed) in &ORGS[..3] {
+        let public = key(*seed).verifying_key().to_bytes();
+        orgs.push(OrgDescription {
+            id: (*id).into(),
+            name: (*id).into(),
+            roles: vec![(*role).into()],
+            company_prefixes: prefix.iter().map(|p| p.to_string()).collect(),
+            nodes: vec![],
+            keys: vec![],
+            glns: vec![GlnEntry {
+                gln: (*gln).into(),
+                name: (*id).into(),
+            }],
+        });
+        if *id != "mfg" {
+            publics.push(PublicParts {
+                org: (*id).into(),
+                peer_id: None,
+                signing_public_key: hex::encode(public),
+                signing_key_id: signer::key_id(&public),
+            });
+        }
+    }
+    let document = assemble("gov-real", 1_767_225_600_000, orgs, &publics).unwrap();
+    std::fs::write(node_dir.join("genesis.json"), &document.json).unwrap();
+    let config_path = node_dir.join("node.toml");
+    let config_text = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("/ip4/0.0.0.0/tcp/7100", "/ip4/127.0.0.1/tcp/0");
+    std::fs::write(&config_path, config_text).unwrap();
+    let config = pedigree_node::config::Config::load(&config_path).unwrap();
+    let genesis = pedigree_node::run::read_genesis(&config.genesis_path).unwrap();
+    let keypair = pedigree_node::keys::read_node_keypair(&config.node_key_path).unwrap();
+    let signing_key = pedigree_node::keys::read_key_file(&config.signing_key_path).unwrap();
+    let node_signer = pedigree_node::ledger::Signer {
+        org: "mfg".into(),
+        key_id: pedigree_node::keys::key_id(&signing_key.verifying_key()),
+        key: signing_key.clone(),
+    };
+    let controller = ShutdownController::new();
+    let (ledger, _ledger_join) =
+        pedigree_node::run::start_node(&config, genesis, keypair, Some(node_signer), &controller)
+            .await
+            .unwrap();
+    let token = config.api_tokens.keys().next().unwrap().clone();
+    let router = api::router(Arc::new(ledger), ApiConfig::new(config.api_tokens.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut api_shutdown = controller.listener();
+    let server = tokio::spawn(api::serve(listener, router, async move {
+        api_shutdown.recv().await;
+    }));
+
+    let client = Client::new(&url, Some(&token)).unwrap();
+    client
+        .wait_for_leader(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let network_id = document.network_id;
+    let mfg = OrgSigner::new("mfg", signing_key, network_id);
+    let action = governance::register_prefix("mfg", "0614142").unwrap();
+
+    // The submitter alone: 1 of 2.
+    let alone = Proposal::new(network_id, action.clone(), 0, governance::random_nonce()).unwrap();
+    let rejected = governance::submit(&client, &alone, &mfg).await.unwrap();
+    assert_eq!(rejected.status, TxStatus::Rejected, "{rejected:?}");
+    assert_eq!(
+        (rejected.outcome.as_str(), rejected.code),
+        ("QuorumNotMet", Some(200)),
+        "{rejected:?}"
+    );
+    assert!(rejected.height.is_some(), "committed: {rejected:?}");
+
+    // With dist's approval: accepted, and on the ledger as a receipt.
+    let mut proposal = Proposal::new(network_id, action, 0, governance::random_nonce()).unwrap();
+    governance::approve(&mut proposal, &approver("dist", 3, network_id)).unwrap();
+    let accepted = governance::submit(&client, &proposal, &mfg).await.unwrap();
+    assert_eq!(accepted.status, TxStatus::Accepted, "{accepted:?}");
+    let receipt = client
+        .wait_for_receipt(
+            accepted.tx_id.as_deref().unwrap(),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.outcome, "Applied", "{receipt:?}");
+
+    // The prefix is now mfg's: registering it again conflicts.
+    let mut again = Proposal::new(
+        network_id,
+        governance::register_prefix("mfg", "0614142").unwrap(),
+        0,
+        governance::random_nonce(),
+    )
+    .unwrap();
+    governance::approve(&mut again, &approver("cmo", 2, network_id)).unwrap();
+    let conflict = governance::submit(&client, &again, &mfg).await.unwrap();
+    assert_eq!(conflict.outcome, "GovernanceConflict", "{conflict:?}");
+
+    controller.shutdown().await;
+    server.await.unwrap().unwrap();
 }
