@@ -11,6 +11,8 @@
 //! - [`api`]: the typed, leniently decoded answers ([`TxResult`], [`Verification`],
 //!   [`NodeStatus`]).
 //! - [`genesis`]: assembling a genesis document from org descriptions and public keys.
+//! - [`governance`]: membership changes: typed action builders, the proposal document
+//!   that collects approvals offline, approving and submitting.
 //! - [`error`]: [`ClientError`], the one error type.
 //! - [`clock`]: the wall clock, read here (at the edge) and handed to the pure GS1/EPCIS code.
 //!
@@ -34,6 +36,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod genesis;
+pub mod governance;
 pub mod http;
 pub mod signer;
 

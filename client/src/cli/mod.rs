@@ -2,6 +2,7 @@
 
 mod epcis;
 mod genesis;
+mod governance;
 mod gs1;
 mod keys;
 mod ledger;
@@ -52,6 +53,9 @@ enum Command {
     /// Genesis documents.
     #[command(subcommand)]
     Genesis(genesis::GenesisCommand),
+    /// Membership changes: propose, approve (offline, one org at a time), show, submit.
+    #[command(subcommand)]
+    Governance(governance::GovernanceCommand),
     /// Submit EPCIS documents (JSON-LD or XML) to a node; prints accepted/duplicate/rejected.
     Capture(ledger::CaptureArgs),
     /// Verify a pack (DSCSA): scanned data, a Digital Link URI, or --gtin/--lot/--serial.
@@ -98,6 +102,9 @@ pub(crate) enum CliError {
     /// The node could not be reached or refused the request (exit status 1).
     #[error("{0}")]
     Node(#[from] pedigree_client::ClientError),
+    /// Something else failed; the message says what (exit status 1).
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
@@ -105,7 +112,10 @@ impl CliError {
         match self {
             CliError::Input(_) => 2,
             CliError::Node(pedigree_client::ClientError::Invalid(_)) => 2,
-            CliError::Io { .. } | CliError::Internal(_) | CliError::Node(_) => 1,
+            CliError::Io { .. }
+            | CliError::Internal(_)
+            | CliError::Node(_)
+            | CliError::Failed(_) => 1,
         }
     }
 }
@@ -121,6 +131,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Epcis(command) => epcis::run(command),
         Command::Keys(command) => keys::run(command, &globals),
         Command::Genesis(command) => genesis::run(command, &globals),
+        Command::Governance(command) => governance::run(command, &globals),
         Command::Capture(args) => ledger::capture(args, &globals),
         Command::Verify(args) => ledger::verify(args, &globals),
         Command::Trace(args) => ledger::trace(args, &globals),
