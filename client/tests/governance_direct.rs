@@ -3,7 +3,7 @@
 //! capture jobs, signature checks and the chaincode's quorum rules as on a node, without
 //! consensus; and the SDK against a real node started in-process (`pedigree-node init`'s
 //! directory, RocksDB, libp2p, single-voter Raft). Run with
-//! `cargo test -p pedigree-client --features node-api-tests --test governance_direct`.
+//! `cargo test -p pedigree-client --test governance_direct`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
