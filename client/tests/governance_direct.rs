@@ -19,6 +19,12 @@ use pedigree_node::api::{self, ApiConfig, DirectIdentity, DirectLedger, NodeRole
 use pedigree_node::config::{Role, TokenGrant};
 
 const TOKEN: &str = "mfg-token-0123456789";
+
+/// Each org's write token on the test server: a token may only submit its own org's
+/// transactions, so every org that signs gets one.
+fn token_of(org: &str) -> String {
+    format!("{org}-token-0123456789")
+}
 const UNIT: &str = "00614141073467";
 
 /// Orgs: id, role, prefix, GLN, key seed. Four orgs at quorum 1/2: three must approve.
@@ -82,13 +88,15 @@ async fn start() -> Node {
         Arc::new(pedigree_client::clock::unix_millis),
     );
     let mut tokens = BTreeMap::new();
-    tokens.insert(
-        TOKEN.to_string(),
-        TokenGrant {
-            org: "mfg".into(),
-            role: Role::Admin,
-        },
-    );
+    for (org, ..) in ORGS {
+        tokens.insert(
+            token_of(org),
+            TokenGrant {
+                org: org.into(),
+                role: Role::Admin,
+            },
+        );
+    }
     let router = api::router(Arc::new(ledger), ApiConfig::new(tokens));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -117,6 +125,7 @@ async fn cmo_commissions(client: &Client, network_id: [u8; 32], serial: &str) ->
         .at("0777771000002")
         .build()
         .unwrap();
+    let client = Client::new(client.base_url(), Some(&token_of("cmo"))).unwrap();
     let results = client.submit_events(Some(&cmo), vec![event]).await.unwrap();
     results[0].status.clone()
 }
@@ -187,9 +196,16 @@ async fn sdk_delegation_with_quorum_is_accepted_and_without_it_rejected() {
     );
 }
 
+/// Runs `pedigree` with the token of the org named by `--org` (default `mfg`).
 fn pedigree(url: &str, args: &[&str]) -> Output {
+    let org = args
+        .iter()
+        .position(|arg| *arg == "--org")
+        .and_then(|at| args.get(at + 1))
+        .copied()
+        .unwrap_or("mfg");
     Command::new(env!("CARGO_BIN_EXE_pedigree"))
-        .args(["--node", url, "--token", TOKEN])
+        .args(["--node", url, "--token", &token_of(org)])
         .args(args)
         .output()
         .expect("run pedigree")
@@ -421,7 +437,6 @@ async fn cli_propose_approve_show_submit() {
     );
 
     // The GLN is registered: a second registration is a conflict on the ledger.
-    let client = Client::new(&node.url, Some(TOKEN)).unwrap();
     let mut again = Proposal::new(
         node.network_id,
         governance::register_gln("dist", "0888881000018", "Warehouse 2").unwrap(),
@@ -433,6 +448,7 @@ async fn cli_propose_approve_show_submit() {
         governance::approve(&mut again, &approver(org, seed, node.network_id)).unwrap();
     }
     let dist = OrgSigner::new("dist", key(3), node.network_id);
+    let client = Client::new(&node.url, Some(&token_of("dist"))).unwrap();
     let result = governance::submit(&client, &again, &dist).await.unwrap();
     assert_eq!(result.outcome, "GovernanceConflict", "{result:?}");
 }
