@@ -307,8 +307,9 @@ pub enum ProposalFate {
     },
 }
 
-/// Everything one [`Replica::handle`] call produced. Apply `apply` in order, then send
-/// `messages` (any order, any transport: raft tolerates loss), then report `fates`.
+/// Everything one [`Replica::handle`] call produced. Send `messages` (any order, any
+/// transport: raft tolerates loss) and apply `apply` in order, both before the next call —
+/// sending first is fine, since no message depends on the state machine — then report `fates`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Output {
     /// Messages to send; all their preconditions are already persisted.
@@ -457,7 +458,7 @@ struct Assembly {
 /// A Raft replica without I/O: see the module docs for the `Ready` ordering it enforces.
 ///
 /// The caller feeds [`Input`]s to [`Replica::handle`] from one thread and, for every returned
-/// [`Output`], applies `apply` to its state machine before the next call, then sends `messages`.
+/// [`Output`], sends `messages` and applies `apply` to its state machine before the next call.
 pub struct Replica<S: LogStore> {
     config: ReplicaConfig,
     node: RawNode<StoreAdapter<S>>,

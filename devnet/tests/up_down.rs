@@ -389,8 +389,8 @@ fn devnet_up_commands_plant_and_down() {
     for org in ["org=mfg", "org=dist", "org=pharm"] {
         assert!(out.contains(org), "trace lacks {org}: {out}");
     }
-    assert!(out.contains("event_hash=ni:///sha-256;"), "{out}");
-    assert!(!out.contains("event_hash=["), "raw bytes in: {out}");
+    assert!(out.contains("eventHash=ni:///sha-256;"), "{out}");
+    assert!(!out.contains("eventHash=["), "raw bytes in: {out}");
     let scope = pedigree(find_command(&commands, "recall", &report.recalled_lot));
     let out = text(&scope);
     assert!(scope.status.success(), "{out}");

@@ -721,7 +721,7 @@ async fn http_api_on_three_voters_and_a_learner() {
     assert_eq!(job["success"], false, "{job}");
     assert_eq!(job["results"][0]["txId"], forged_tx.as_str(), "{job}");
     assert_eq!(job["results"][0]["accepted"], false, "{job}");
-    assert_eq!(job["results"][0]["outcome"], "MalformedBody", "{job}");
+    assert_eq!(job["results"][0]["outcome"], "BadSignature", "{job}");
     let mut receipts = Vec::new();
     for index in 0..ORGS.len() {
         let receipt = network
@@ -904,7 +904,7 @@ async fn http_api_on_three_voters_and_a_learner() {
     for index in 0..ORGS.len() {
         network
             .wait_get(index, "/status", |v| {
-                v["ledger"]["latest_height"].as_u64() >= Some(height)
+                v["ledger"]["latestHeight"].as_u64() >= Some(height)
             })
             .await;
         let block = network

@@ -10,8 +10,9 @@
 //! * [`Command`]s from [`LedgerHandle`]s (bounded channel);
 //! * shutdown.
 //!
-//! Every [`Output`] is processed in the order the replica demands: apply `apply` (one RocksDB
-//! batch per entry, see [`super::store`]), then send `messages`, then settle `fates`. A failed
+//! Every [`Output`] is processed in this order: send `messages` (their preconditions are
+//! persisted already; none depends on the state machine), then apply `apply` (one RocksDB batch
+//! per entry, see [`super::store`]), then settle `fates`. A failed
 //! RocksDB write or a fatal replica error stops the loop: nothing is retried blindly.
 //!
 //! # Proposals
@@ -67,7 +68,7 @@ pub const POOL_TXS_MAX: usize = 65_536;
 /// Most submitted transactions waiting to be applied on one node.
 pub const WAITERS_MAX: usize = 65_536;
 /// Most block proposals of this leader awaiting their fate.
-pub const PROPOSALS_IN_FLIGHT_MAX: usize = 8;
+pub const PROPOSALS_IN_FLIGHT_MAX: usize = 32;
 /// Most encoded transaction bytes in one forward request.
 pub const FORWARD_BYTES_MAX: usize = 1024 * 1024;
 /// Most unregistered peers remembered as raft contacts.
@@ -342,6 +343,9 @@ impl EventLoop {
                 Some(request) = inbound.requests.recv() => self.on_forward(request),
                 Some(command) = commands.recv() => self.on_command(command),
             };
+            // Fates freed proposal slots (or the pool filled while they were full): propose
+            // now, not at the next tick.
+            let step = step.and_then(|()| self.propose_from_pool());
             if let Err(error) = step {
                 tracing::error!(raft_id = self.raft_id, %error, "ledger stopped by a fatal error");
                 break;
@@ -376,9 +380,9 @@ impl EventLoop {
             fates,
             snapshot_wanted,
         } = output;
-        for item in apply {
-            self.apply(item)?;
-        }
+        // Messages first: their preconditions are persisted already and none depends on the
+        // state machine, so the leader's appends and a follower's acknowledgements leave before
+        // this node spends its time verifying and applying committed blocks.
         for outbound in messages {
             let peer = match self.peers.entry(outbound.to) {
                 Some(entry) => entry.peer_id,
@@ -389,6 +393,9 @@ impl EventLoop {
             };
             // Fire and forget: Raft resends whatever is lost.
             let _ = self.network.send(peer, wire::encode(&outbound.message));
+        }
+        for item in apply {
+            self.apply(item)?;
         }
         for (id, fate) in fates {
             self.on_fate(id, fate);
