@@ -178,17 +178,23 @@ async fn supply_chain_through_the_sdk() {
         "{results:?}"
     );
 
-    // The distributor receives: signed with its own key, relayed through the manufacturer's
-    // node (a node takes writes only with a token of its own org: 403 otherwise).
+    // The distributor receives: signed with its own key and submitted with its own token
+    // through the manufacturer's node. A token may only submit its own org's transactions: the
+    // manufacturer's token cannot relay the distributor's signed transaction (403).
     let receive = Receive::new([case.clone()]).at(DIST_GLN).build().unwrap();
-    let dist_client = Client::new(&node.url, Some(DIST_TOKEN)).unwrap();
-    let refused = dist_client
+    let refused = client
         .submit_events(Some(&dist), vec![receive.clone()])
         .await
         .unwrap_err();
     assert_eq!(refused.http_status(), Some(403), "{refused}");
-    assert!(refused.to_string().contains("cannot write"), "{refused}");
-    let results = client
+    assert!(
+        refused
+            .to_string()
+            .contains("may only submit its own org's transactions"),
+        "{refused}"
+    );
+    let dist_client = Client::new(&node.url, Some(DIST_TOKEN)).unwrap();
+    let results = dist_client
         .submit_events(Some(&dist), vec![receive])
         .await
         .unwrap();
@@ -409,7 +415,7 @@ async fn cli_capture_verify_trace_recall_status() {
     assert!(text(&trace).contains("history"), "{}", text(&trace));
     // Event hashes as CBV 2.0 hash IDs, not byte arrays, in text and in JSON.
     assert!(
-        text(&trace).contains("event_hash=ni:///sha-256;") && !text(&trace).contains("=[1"),
+        text(&trace).contains("eventHash=ni:///sha-256;") && !text(&trace).contains("=[1"),
         "{}",
         text(&trace)
     );
