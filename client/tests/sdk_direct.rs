@@ -421,13 +421,13 @@ async fn cli_capture_verify_trace_recall_status() {
     );
     let trace_json: serde_json::Value = serde_json::from_slice(&trace_json.stdout).unwrap();
     let entry = &trace_json["trace"]["history"][0];
-    let hash_id = entry["event_hash"].as_str().unwrap_or_default();
+    let hash_id = entry["eventHash"].as_str().unwrap_or_default();
     assert!(
         hash_id.starts_with("ni:///sha-256;") && hash_id.ends_with("?ver=CBV2.0"),
         "{trace_json}"
     );
     assert_eq!(
-        trace_json["trace"]["record"]["commissioned_event"], entry["event_hash"],
+        trace_json["trace"]["record"]["commissionedEvent"], entry["eventHash"],
         "{trace_json}"
     );
     assert_eq!(
