@@ -607,3 +607,49 @@ fn every_action_can_be_proposed_and_bad_input_is_named() {
         "proposal document",
     );
 }
+
+/// `genesis assemble --delegate` writes GTIN delegations into the genesis (and so into the
+/// network id); a malformed or invalid delegation is an input error naming it.
+#[test]
+fn genesis_assemble_writes_delegations() {
+    let net = network();
+    let mut base: Vec<String> = vec!["genesis".into(), "assemble".into()];
+    for id in ["mfg", "cmo", "dist"] {
+        base.extend([
+            "--org".into(),
+            net.path(&format!("{id}.toml")),
+            "--public".into(),
+            net.path(&format!("{id}.pub.json")),
+        ]);
+    }
+    base.extend(["--time-ms".into(), "1767225600000".into()]);
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = base.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        pedigree(&args)
+    };
+
+    let out = ok(&run(&[
+        "--delegate",
+        "mfg:00614141073467:cmo",
+        "--out",
+        &net.path("delegated.toml"),
+    ]));
+    assert!(out.contains("network id"), "{out}");
+    let document = std::fs::read_to_string(net.path("delegated.toml")).unwrap();
+    let genesis = pedigree_chaincode::Genesis::from_toml(&document).unwrap();
+    assert_eq!(genesis.delegations.len(), 1, "{document}");
+    assert_eq!(genesis.delegations[0].gtin, "00614141073467");
+    assert_eq!(genesis.delegations[0].cmo, "cmo");
+    assert_ne!(hex::encode(genesis.network_id()), network_id(&net));
+
+    fails(
+        &run(&["--delegate", "mfg:00614141073467"]),
+        2,
+        "BRAND_OWNER:GTIN:CMO",
+    );
+    // dist is not a CMO: the genesis validation refuses it and names the problem.
+    let refused = run(&["--delegate", "mfg:00614141073467:dist"]);
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+    assert!(text(&refused).contains("dist"), "{}", text(&refused));
+}

@@ -79,6 +79,11 @@ fn token(index: usize) -> String {
     format!("token-{}-0123456789abcdef", ORGS[index].0)
 }
 
+/// The manufacturer's integrator's write token, valid on every node.
+fn partner_token() -> String {
+    format!("partner-{}-0123456789abcdef", ORGS[MFG].0)
+}
+
 fn genesis() -> Genesis {
     let orgs = ORGS
         .iter()
@@ -189,6 +194,16 @@ async fn start_node(genesis: &Genesis, directory: &std::path::Path, index: usize
         TokenGrant {
             org: ORGS[index].0.to_string(),
             role: TokenRole::Admin,
+        },
+    );
+    // The manufacturer's integrator also holds a write token on every node, so it can submit
+    // the transactions it signs itself through any of them (a token submits only its own
+    // org's signed transactions).
+    tokens.insert(
+        partner_token(),
+        TokenGrant {
+            org: ORGS[MFG].0.to_string(),
+            role: TokenRole::Write,
         },
     );
     let mut api_config = ApiConfig::new(tokens);
@@ -457,9 +472,36 @@ impl Network {
         .await
     }
 
-    /// Posts a capture on node `index` and follows the job to its end.
+    /// Posts a capture on node `index` with that node's own org's token and follows the job.
     async fn capture(&self, index: usize, content_type: &str, body: &[u8]) -> Value {
-        let accepted = self.post(index, "/capture", content_type, body).await;
+        self.capture_with(index, &token(index), content_type, body)
+            .await
+    }
+
+    /// Posts the manufacturer's own signed transactions on node `index` with its partner
+    /// token and follows the job.
+    async fn capture_signed(&self, index: usize, body: &[u8]) -> Value {
+        let content_type = "application/vnd.pedigree.signed-txs+json";
+        self.capture_with(index, &partner_token(), content_type, body)
+            .await
+    }
+
+    /// Posts a capture on node `index` with `token` and follows the job to its end.
+    async fn capture_with(
+        &self,
+        index: usize,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Value {
+        let accepted = http(
+            self.url(index),
+            "POST",
+            "/capture",
+            Some(token),
+            Some((content_type, body)),
+        )
+        .await;
         assert_eq!(
             accepted.status,
             202,
@@ -472,7 +514,7 @@ impl Network {
             .to_string();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let job = self.get(index, &location).await;
+            let job = http(self.url(index), "GET", &location, Some(token), None).await;
             assert_eq!(job.status, 200, "{}", String::from_utf8_lossy(&job.body));
             let job = job.json();
             if job["running"] == false {
@@ -636,11 +678,7 @@ async fn http_api_on_three_voters_and_a_learner() {
         })
         .collect();
     let job = network
-        .capture(
-            follower,
-            "application/vnd.pedigree.signed-txs+json",
-            json!(signed).to_string().as_bytes(),
-        )
+        .capture_signed(follower, json!(signed).to_string().as_bytes())
         .await;
     assert_all_accepted(&job, 5);
     // The case is named by its commissioning, its packing (parentID) and its shipping.
@@ -711,13 +749,7 @@ async fn http_api_on_three_voters_and_a_learner() {
     forged.signature = ed25519_dalek::Signature::from_bytes(&signature);
     let forged_tx = hex::encode(forged.tx_id());
     let body = json!([hex::encode(forged.to_bytes())]).to_string();
-    let job = network
-        .capture(
-            follower,
-            "application/vnd.pedigree.signed-txs+json",
-            body.as_bytes(),
-        )
-        .await;
+    let job = network.capture_signed(follower, body.as_bytes()).await;
     assert_eq!(job["success"], false, "{job}");
     assert_eq!(job["results"][0]["txId"], forged_tx.as_str(), "{job}");
     assert_eq!(job["results"][0]["accepted"], false, "{job}");

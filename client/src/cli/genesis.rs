@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use pedigree_client::genesis::{self, OrgDescription, PublicParts};
+use pedigree_client::genesis::{self, DelegationEntry, OrgDescription, PublicParts};
 use serde_json::Value;
 
 use super::{CliError, Globals, Outcome, read_input};
@@ -35,6 +35,10 @@ pub(crate) struct AssembleArgs {
     /// Public key files (one object or a JSON array of objects).
     #[arg(long = "public")]
     public: Vec<String>,
+    /// A GTIN delegation, `BRAND_OWNER:GTIN:CMO`: the brand owner lets the CMO commission
+    /// the GTIN from genesis on (repeatable; part of the network id).
+    #[arg(long = "delegate", value_name = "BRAND_OWNER:GTIN:CMO", value_parser = parse_delegation)]
+    delegations: Vec<DelegationEntry>,
     /// The network's name.
     #[arg(long, default_value = "pedigree")]
     name: String,
@@ -78,7 +82,8 @@ pub(crate) fn run(command: GenesisCommand, globals: &Globals) -> Result<Outcome,
     let time_ms = args
         .time_ms
         .unwrap_or_else(pedigree_client::clock::unix_millis);
-    let document = genesis::assemble(&args.name, time_ms, orgs, &public)?;
+    let document =
+        genesis::assemble_with_delegations(&args.name, time_ms, orgs, &public, args.delegations)?;
     let text = match args.format {
         GenesisFormat::Toml => document.toml.clone(),
         GenesisFormat::Json => document.json.clone(),
@@ -104,6 +109,24 @@ pub(crate) fn run(command: GenesisCommand, globals: &Globals) -> Result<Outcome,
             eprintln!("network id: {network_id}");
             Ok(Outcome::Print(text))
         }
+    }
+}
+
+/// `--delegate BRAND_OWNER:GTIN:CMO`; the genesis validation checks the parts themselves.
+fn parse_delegation(text: &str) -> Result<DelegationEntry, String> {
+    match text.split(':').collect::<Vec<_>>().as_slice() {
+        [brand_owner, gtin, cmo]
+            if !brand_owner.is_empty() && !gtin.is_empty() && !cmo.is_empty() =>
+        {
+            Ok(DelegationEntry {
+                brand_owner: (*brand_owner).to_owned(),
+                gtin: (*gtin).to_owned(),
+                cmo: (*cmo).to_owned(),
+            })
+        }
+        _ => Err(format!(
+            "{text:?}: expected BRAND_OWNER:GTIN:CMO, e.g. mfg:00614141073467:cmo"
+        )),
     }
 }
 
