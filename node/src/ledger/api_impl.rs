@@ -216,7 +216,8 @@ impl LedgerApi for LedgerHandle {
     }
 
     fn commit_mark(&self) -> CommitMark {
-        let head = LedgerHandle::status(self).head;
+        let status = self.status.borrow();
+        let head = &status.head;
         CommitMark {
             height: head.height,
             event_seq: head.event_seq,

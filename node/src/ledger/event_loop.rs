@@ -157,6 +157,8 @@ struct EventLoop {
     peers: PeerMap,
     /// The members of the applied state, by Raft id.
     members: Arc<Vec<PeerEntry>>,
+    /// The Raft configuration `members` asks for; derived whenever `members` changes.
+    desired: DesiredConf,
     /// Peers outside the registry that sent us raft messages (a joining node hears from a
     /// leader its genesis state does not know yet), so that replies can be addressed.
     contacts: BTreeMap<u64, PeerId>,
@@ -273,6 +275,7 @@ pub fn start(
         member: false,
         peers,
         members: Arc::new(Vec::new()),
+        desired: DesiredConf::default(),
         contacts: BTreeMap::new(),
         initial_allowed,
         network,
@@ -578,6 +581,7 @@ impl EventLoop {
             );
         }
         self.member = member;
+        self.desired = desired_conf(&members);
         self.members = Arc::new(members);
         self.refresh_allow_list();
         Ok(())
@@ -609,19 +613,6 @@ impl EventLoop {
         self.allow_list.replace(allowed);
     }
 
-    /// The configuration the applied membership state asks for.
-    fn desired_conf(&self) -> DesiredConf {
-        let mut desired = DesiredConf::default();
-        for entry in self.members.iter() {
-            if entry.learner {
-                desired.learners.insert(entry.raft_id);
-            } else {
-                desired.voters.insert(entry.raft_id);
-            }
-        }
-        desired
-    }
-
     /// Leader only: proposes the next step toward the desired configuration (see
     /// [`super::reconcile`]), once everything committed is applied, so the target and the
     /// configuration are read at the same index.
@@ -633,10 +624,9 @@ impl EventLoop {
         {
             return Ok(());
         }
-        let desired = self.desired_conf();
         let replica = &self.replica;
         let change = next_change(
-            &desired,
+            &self.desired,
             &status.conf_state,
             self.raft_id,
             status.commit_index,
@@ -964,4 +954,17 @@ impl EventLoop {
             }
         });
     }
+}
+
+/// The Raft configuration that the applied membership `members` asks for.
+fn desired_conf(members: &[PeerEntry]) -> DesiredConf {
+    let mut desired = DesiredConf::default();
+    for entry in members {
+        if entry.learner {
+            desired.learners.insert(entry.raft_id);
+        } else {
+            desired.voters.insert(entry.raft_id);
+        }
+    }
+    desired
 }

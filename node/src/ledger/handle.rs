@@ -177,11 +177,14 @@ impl LedgerHandle {
     ///
     /// [`SubmitError::ReadOnly`] on a learner; see [`SubmitError`] for the rest.
     pub async fn submit(&self, txs: Vec<SignedTx>) -> Result<Vec<TxResult>, SubmitError> {
-        let status = self.status();
-        if status.learner {
+        let (learner, member) = {
+            let status = self.status.borrow();
+            (status.learner, status.member)
+        };
+        if learner {
             return Err(SubmitError::ReadOnly);
         }
-        if !status.member {
+        if !member {
             return Err(SubmitError::NotMember);
         }
         if txs.is_empty() || txs.len() > SUBMIT_TXS_MAX {
