@@ -15,7 +15,7 @@ use pedigree_client::governance::{
 use pedigree_client::{Client, OrgSigner, TxResult, TxStatus, signer};
 use serde_json::{Value, json};
 
-use super::{CliError, Globals, Outcome, read_input, to_json};
+use super::{CliError, Globals, Outcome, block_on, client, read_input, to_json};
 
 impl From<GovernanceError> for CliError {
     fn from(error: GovernanceError) -> CliError {
@@ -264,18 +264,6 @@ pub(crate) fn run(command: GovernanceCommand, globals: &Globals) -> Result<Outco
         GovernanceCommand::Show(args) => show(args, globals),
         GovernanceCommand::Submit(args) => submit(args, globals),
     }
-}
-
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("tokio runtime: {e}")))?;
-    Ok(runtime.block_on(future))
-}
-
-fn client(globals: &Globals) -> Result<Client, CliError> {
-    Ok(Client::new(&globals.node, globals.token.as_deref())?)
 }
 
 /// Reads a genesis document, TOML or JSON.

@@ -14,19 +14,7 @@ use pedigree_gs1::{ParseContext, ReferenceYear, parse_any};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{CliError, Globals, Outcome, read_input, to_json};
-
-fn client(globals: &Globals) -> Result<Client, CliError> {
-    Ok(Client::new(&globals.node, globals.token.as_deref())?)
-}
-
-fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Internal(format!("tokio runtime: {e}")))?;
-    Ok(runtime.block_on(future))
-}
+use super::{CliError, Globals, Outcome, block_on, client, read_input, to_json};
 
 /// Signing with the caller's own org key instead of the node's.
 #[derive(Debug, Args)]

@@ -143,6 +143,23 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
 }
 
 /// Pretty JSON of any serialisable value.
+/// The SDK client for the node and token the global options name.
+pub(crate) fn client(globals: &Globals) -> Result<pedigree_client::Client, CliError> {
+    Ok(pedigree_client::Client::new(
+        &globals.node,
+        globals.token.as_deref(),
+    )?)
+}
+
+/// Runs one future to completion on a current-thread runtime (the CLI does one thing at a time).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("tokio runtime: {e}")))?;
+    Ok(runtime.block_on(future))
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(|e| CliError::Internal(e.to_string()))
 }
