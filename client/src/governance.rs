@@ -198,10 +198,7 @@ pub fn key_spec(public_key: [u8; 32], id: Option<&str>) -> KeySpec {
 
 /// Parses a public key given as 64 hex digits; `field` names it in errors.
 pub fn parse_public_key(text: &str, field: &str) -> Result<[u8; 32]> {
-    let mut key = [0_u8; 32];
-    hex::decode_to_slice(text.trim(), &mut key)
-        .map_err(|e| invalid(field, format!("{text:?} is not 64 hex digits: {e}")))?;
-    Ok(key)
+    crate::signer::parse_digest(text).map_err(field_error(field))
 }
 
 /// A new organisation for [`GovAction::AddOrg`].
@@ -323,12 +320,17 @@ pub fn register_gln(org: &str, gln: &str, name: &str) -> Result<GovAction> {
     })
 }
 
-/// A GTIN of 8 to 14 digits as GTIN-14 (the form the chaincode stores).
-fn gtin14(gtin: &str, field: &str) -> Result<String> {
-    crate::events::gtin14(gtin).map_err(|e| match e {
+/// An SDK input error as a [`GovernanceError`] naming `field`.
+fn field_error(field: &str) -> impl FnOnce(ClientError) -> GovernanceError + '_ {
+    move |error| match error {
         ClientError::Invalid(problem) => invalid(field, problem),
         other => invalid(field, other.to_string()),
-    })
+    }
+}
+
+/// A GTIN of 8 to 14 digits as GTIN-14 (the form the chaincode stores).
+fn gtin14(gtin: &str, field: &str) -> Result<String> {
+    crate::events::gtin14(gtin).map_err(field_error(field))
 }
 
 /// [`GovAction::DelegateGtin`]: `brand_owner` lets the CMO `cmo` commission `gtin`
@@ -407,13 +409,8 @@ fn check_prefix(prefix: &str, field: &str) -> Result<()> {
 }
 
 fn check_gln(gln: &GlnSpec, field: &str, name_field: &str) -> Result<()> {
-    crate::events::gln13(&gln.gln).map_err(|e| match e {
-        ClientError::Invalid(problem) => invalid(field, problem),
-        other => invalid(field, other.to_string()),
-    })?;
-    if gln.gln.len() != 13 {
-        return Err(invalid(field, format!("{:?} is not 13 digits", gln.gln)));
-    }
+    // `gln13` accepts exactly 13 digits with a valid check digit.
+    crate::events::gln13(&gln.gln).map_err(field_error(field))?;
     check_name(&gln.name, name_field)
 }
 
@@ -699,6 +696,17 @@ impl Proposal {
         })
     }
 
+    /// [`GovernanceError::DuplicateApproval`] if `org` approved already.
+    fn refuse_duplicate(&self, org: &str) -> Result<()> {
+        match self.approvals.iter().find(|a| a.org == org) {
+            Some(existing) => Err(GovernanceError::DuplicateApproval {
+                org: existing.org.clone(),
+                key_id: existing.key_id.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The network id the proposal is for.
     pub fn network_id(&self) -> &Digest32 {
         &self.network_id
@@ -745,12 +753,7 @@ impl Proposal {
                 expected: hex::encode(approver.network_id),
             });
         }
-        if let Some(existing) = self.approvals.iter().find(|a| a.org == approver.org) {
-            return Err(GovernanceError::DuplicateApproval {
-                org: existing.org.clone(),
-                key_id: existing.key_id.clone(),
-            });
-        }
+        self.refuse_duplicate(&approver.org)?;
         if self.approvals.len() as u64 >= APPROVALS_MAX {
             return Err(invalid(
                 "approvals",
@@ -832,14 +835,12 @@ impl Proposal {
             )
         })?;
         let action = document.action.into_action()?;
-        validate_action(&action)?;
-        let mut proposal = Proposal {
+        let mut proposal = Proposal::new(
             network_id,
             action,
-            effective_height: document.effective_height,
-            proposal_nonce: document.proposal_nonce,
-            approvals: Vec::new(),
-        };
+            document.effective_height,
+            document.proposal_nonce,
+        )?;
         let digest = proposal.digest();
         if let Some(written) = &document.approval_digest
             && !written.trim().eq_ignore_ascii_case(&hex::encode(digest))
@@ -877,12 +878,7 @@ impl Proposal {
                     org: approval.org,
                 });
             }
-            if let Some(existing) = proposal.approvals.iter().find(|a| a.org == approval.org) {
-                return Err(GovernanceError::DuplicateApproval {
-                    org: existing.org.clone(),
-                    key_id: existing.key_id.clone(),
-                });
-            }
+            proposal.refuse_duplicate(&approval.org)?;
             proposal.approvals.push(ProposalApproval {
                 org: approval.org,
                 key_id: approval.key_id,
