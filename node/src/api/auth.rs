@@ -96,15 +96,9 @@ impl FromRequestParts<Shared> for WriteAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let SubmitAuth(grant) = SubmitAuth::from_request_parts(parts, state).await?;
-        let info = state.ledger.info();
-        if grant.org != info.org_id {
-            return Err(ApiError::forbidden(format!(
-                "token of org `{}` cannot write through the node of org `{}`",
-                grant.org, info.org_id
-            )));
-        }
-        Ok(WriteAuth(grant))
+        let submit = SubmitAuth::from_request_parts(parts, state).await?;
+        submit.require_node_org(state)?;
+        Ok(WriteAuth(submit.0))
     }
 }
 

@@ -22,7 +22,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pedigree_epcis::model::{BizStep, Disposition, EpcisEvent, EventType};
+use pedigree_epcis::model::{EpcisEvent, EventType};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -136,14 +136,8 @@ impl Kind {
     fn key(self, value: &str) -> String {
         match self {
             Kind::EventTypes => value.trim().to_string(),
-            Kind::BizSteps => {
-                let s = BizStep::new(value.trim());
-                s.bare_word().unwrap_or(value.trim()).to_string()
-            }
-            Kind::Dispositions => {
-                let d = Disposition::new(value.trim());
-                d.bare_word().unwrap_or(value.trim()).to_string()
-            }
+            Kind::BizSteps => query::biz_step_key(value),
+            Kind::Dispositions => query::disposition_key(value),
             Kind::Epcs | Kind::BizLocations | Kind::ReadPoints => epc::normalize(value),
         }
     }
@@ -202,19 +196,7 @@ async fn list(
     let mut after: Option<String> = None;
     for (name, value) in parse_query(raw.as_deref())? {
         match name.as_str() {
-            "perPage" => {
-                per_page = value
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=PER_PAGE_MAX).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::query_param(
-                            &name,
-                            format!("`{value}` is not an integer between 1 and {PER_PAGE_MAX}"),
-                        )
-                    })?
-            }
+            "perPage" => per_page = query::count_param(&name, &value, 1, PER_PAGE_MAX)?,
             "nextPageToken" => {
                 after = Some(
                     hex::decode(value.trim())

@@ -299,7 +299,12 @@ fn time_param(name: &str, value: &str) -> Result<i64, ApiError> {
     })
 }
 
-fn count_param(name: &str, value: &str, min: usize, max: usize) -> Result<usize, ApiError> {
+pub(super) fn count_param(
+    name: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match value.trim().parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::query_param(
@@ -474,12 +479,12 @@ fn sensor_text(report: &SensorReport, field: SensorText) -> Option<String> {
     }
 }
 
-fn biz_step_key(value: &str) -> String {
+pub(super) fn biz_step_key(value: &str) -> String {
     let step = BizStep::new(value.trim());
     step.bare_word().unwrap_or(value.trim()).to_string()
 }
 
-fn disposition_key(value: &str) -> String {
+pub(super) fn disposition_key(value: &str) -> String {
     let d = Disposition::new(value.trim());
     d.bare_word().unwrap_or(value.trim()).to_string()
 }
@@ -541,22 +546,7 @@ impl EventQuery {
                 "eventCountLimit and maxEventCount are mutually exclusive",
             ));
         }
-        let sorted = q.is_sorted();
-        match q.token {
-            Some(Token::After(_)) if sorted => {
-                return Err(ApiError::query_param(
-                    "nextPageToken",
-                    "token does not fit this query",
-                ));
-            }
-            Some(Token::Offset { .. }) if !sorted => {
-                return Err(ApiError::query_param(
-                    "nextPageToken",
-                    "token does not fit this query",
-                ));
-            }
-            _ => {}
-        }
+        q.check_token()?;
         Ok(q)
     }
 
