@@ -52,8 +52,6 @@ pub const UNITS_PER_EVENT: usize = 100;
 const EXPIRY: (&str, &str) = ("2028-12-31", "281231");
 /// Units per lot (a lot per 10,000 serials, as a line would run).
 const UNITS_PER_LOT: u64 = 10_000;
-/// Media type of client-signed transactions.
-const SIGNED_TXS: &str = "application/vnd.pedigree.signed-txs+json";
 /// Most requests outstanding in an open-loop phase before it is declared overloaded.
 const OPEN_LOOP_OUTSTANDING_MAX: usize = 2_000;
 
@@ -394,7 +392,7 @@ async fn submit(
     let response = http
         .post(format!("{}/capture", target.url))
         .bearer_auth(&target.token)
-        .header(CONTENT_TYPE, SIGNED_TXS)
+        .header(CONTENT_TYPE, pedigree_client::http::SIGNED_TXS_MEDIA_TYPE)
         .body(body.text)
         .send()
         .await
