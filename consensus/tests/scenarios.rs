@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
-use std::path::Path;
 
 use pedigree_consensus::eraftpb::Message;
 use pedigree_consensus::{
@@ -350,7 +349,7 @@ fn run_script(text: &str) -> (String, Vec<String>) {
 
 #[test]
 fn scenarios() {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    let directory = manifest_dir().join("tests/testdata");
     let rewrite = std::env::var_os("REWRITE").is_some();
     let mut paths: Vec<_> = std::fs::read_dir(&directory)
         .unwrap()
@@ -372,4 +371,10 @@ fn scenarios() {
         "scenario mismatches (REWRITE=1 regenerates):\n{}",
         failures.join("\n")
     );
+}
+
+/// The package directory as cargo gives it at run time (right even in a shared target dir).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -57,7 +57,7 @@ impl CorpusFiles for Dir {
 fn corpus() -> Option<Dir> {
     let root = match std::env::var_os("PEDIGREE_CONFORMANCE") {
         Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+        None => manifest_dir().join("../../../shared/conformance"),
     };
     if root.is_dir() {
         return Some(Dir(root));
@@ -167,4 +167,10 @@ fn corpus_bincode_roundtrip() {
 fn corpus_cbv_vocabulary() {
     let Some(files) = corpus() else { return };
     assert_clean(&[conformance::check_cbv_vocabulary_rows(&files)]);
+}
+
+/// The package directory as cargo gives it at run time (right even in a shared target dir).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -15,7 +15,7 @@ use pedigree_gs1::conformance::{TSV_CORPORA, run_tsv_corpus};
 fn corpus_root() -> Option<PathBuf> {
     let p = match std::env::var_os("PEDIGREE_CONFORMANCE") {
         Some(v) => PathBuf::from(v),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+        None => manifest_dir().join("../../../shared/conformance"),
     };
     p.is_dir().then_some(p)
 }
@@ -82,4 +82,10 @@ fn openepcis_epc_digitallink_translator() {
 #[test]
 fn epcis_event_hash_generator() {
     run("epcis-event-hash-generator");
+}
+
+/// The package directory as cargo gives it at run time (right even in a shared target dir).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -23,7 +23,7 @@ fn corpus_file() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("PEDIGREE_CONFORMANCE") {
         candidates.push(PathBuf::from(dir));
     }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let manifest = manifest_dir();
     candidates.push(manifest.join("../../../shared/conformance"));
     candidates.push(manifest.join("../../shared/conformance"));
     candidates
@@ -222,4 +222,10 @@ fn gs1_us_pharma_manufacturer_to_wholesaler() {
         scope.by_custodian["gs1-drug-distributor"][&QueryStatus::Active].len(),
         12
     );
+}
+
+/// The package directory as cargo gives it at run time (right even in a shared target dir).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }
