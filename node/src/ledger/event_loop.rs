@@ -8,12 +8,17 @@
 //! * inbound raft bytes → decoded with limits ([`wire::decode`]) → `Input::Receive`;
 //! * forwarded transactions from followers (forward protocol) → the leader's pool;
 //! * [`Command`]s from [`LedgerHandle`]s (bounded channel);
+//! * the applier's reports;
 //! * shutdown.
 //!
 //! Every [`Output`] is processed in this order: send `messages` (their preconditions are
-//! persisted already; none depends on the state machine), then apply `apply` (one RocksDB batch
-//! per entry, see [`super::store`]), then settle `fates`. A failed
-//! RocksDB write or a fatal replica error stops the loop: nothing is retried blindly.
+//! persisted already; none depends on the state machine), then hand `apply` to the
+//! [applier](super::applier) thread, then settle `fates`. The applier applies in commit order,
+//! several entries per RocksDB write, and reports back (`Done`, another input of the
+//! `select!`): only then are waiters resolved and the head published. Log compaction needs the
+//! ledger exactly at the replica's applied index, so it happens when the applier is idle (the
+//! loop waits for that once a compaction is due). A failed RocksDB write or a fatal replica
+//! error stops the loop: nothing is retried blindly.
 //!
 //! # Proposals
 //! Only the leader forms block proposals, from its pool: its own clients' transactions and
@@ -55,6 +60,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::applier::{Applier, Done, Job};
 use super::handle::{COMMANDS_QUEUED_MAX, Command, LedgerHandle, LedgerMetrics, LedgerStatus};
 use super::peers::{PeerEntry, PeerMap, desired_members};
 use super::reconcile::{DesiredConf, next_change};
@@ -177,6 +183,11 @@ struct EventLoop {
     in_flight: BTreeMap<u64, Vec<Digest32>>,
     proposal_id_next: u64,
     applied_since_compact: u64,
+    /// Raft asked for a fresh snapshot (a follower needs one); taken at the next point where
+    /// the ledger has applied everything the replica has handed out.
+    snapshot_wanted: bool,
+    /// The thread that applies committed entries ([`super::applier`]).
+    applier: Option<Applier>,
     leader_seen: Option<u64>,
     /// The last membership change asked for and the tick it was first asked at (to log each
     /// once, and to give a leadership transfer time to finish before asking again).
@@ -265,6 +276,7 @@ pub fn start(
         network: network.clone(),
     };
     let initial_allowed = allow_list.members();
+    let (applier, applied) = Applier::start(Arc::clone(&store), head.clone(), raft_id)?;
     let mut event_loop = EventLoop {
         replica,
         store,
@@ -287,6 +299,8 @@ pub fn start(
         in_flight: BTreeMap::new(),
         proposal_id_next: 1,
         applied_since_compact: 0,
+        snapshot_wanted: false,
+        applier: Some(applier),
         leader_seen: None,
         last_reconcile: None,
         ticks: 0,
@@ -295,7 +309,7 @@ pub fn start(
     };
     event_loop.refresh_membership()?;
     event_loop.publish_status(true);
-    let join = tokio::spawn(event_loop.run(inbound, command_receiver, shutdown));
+    let join = tokio::spawn(event_loop.run(inbound, command_receiver, applied, shutdown));
     Ok((handle, join))
 }
 
@@ -334,6 +348,7 @@ impl EventLoop {
         mut self,
         mut inbound: NetworkInbound,
         mut commands: mpsc::Receiver<Command>,
+        mut applied: mpsc::UnboundedReceiver<Done>,
         mut shutdown: Shutdown,
     ) {
         let mut ticker = tokio::time::interval(self.tuning.tick_interval);
@@ -345,18 +360,51 @@ impl EventLoop {
                 Some((peer, bytes)) = inbound.raft.recv() => self.on_raft(peer, bytes),
                 Some(request) = inbound.requests.recv() => self.on_forward(request),
                 Some(command) = commands.recv() => self.on_command(command),
+                Some(done) = applied.recv() => self.on_applied(done),
             };
             // Fates freed proposal slots (or the pool filled while they were full): propose
             // now, not at the next tick.
-            let step = step.and_then(|()| self.propose_from_pool());
+            let mut step = step.and_then(|()| self.propose_from_pool());
+            if step.is_ok() && self.compaction_waits() {
+                step = self.drain_applier(&mut applied).await;
+            }
             if let Err(error) = step {
                 tracing::error!(raft_id = self.raft_id, %error, "ledger stopped by a fatal error");
                 break;
             }
             self.publish_status(true);
         }
+        // Everything committed and handed to the applier is applied before the loop reports
+        // that it stopped (the node then closes the store).
+        if let Some(applier) = self.applier.take() {
+            let _ = tokio::task::spawn_blocking(move || applier.finish()).await;
+        }
+        while let Ok(done) = applied.try_recv() {
+            if let Done::Failed(error) = done {
+                tracing::error!(raft_id = self.raft_id, %error, "applying failed while stopping");
+            }
+        }
         self.publish_status(false);
         tracing::info!(raft_id = self.raft_id, "ledger event loop stopped");
+    }
+
+    /// True if a compaction is due but the applier still has work: the loop then waits for
+    /// it (once per `compact_entries` entries, so the Raft log stays bounded under any load).
+    fn compaction_waits(&self) -> bool {
+        let due = self.snapshot_wanted || self.applied_since_compact >= self.tuning.compact_entries;
+        due && !self.applier.as_ref().is_some_and(Applier::idle)
+    }
+
+    /// Processes the applier's reports until it is idle (and so compacts, see
+    /// [`EventLoop::maybe_compact`]).
+    async fn drain_applier(&mut self, applied: &mut mpsc::UnboundedReceiver<Done>) -> Result<()> {
+        while !self.applier.as_ref().is_some_and(Applier::idle) {
+            match applied.recv().await {
+                Some(done) => self.on_applied(done)?,
+                None => return Err(LedgerError::Corrupt("the applier has stopped".into())),
+            }
+        }
+        Ok(())
     }
 
     fn is_leader(&self) -> bool {
@@ -398,17 +446,34 @@ impl EventLoop {
             let _ = self.network.send(peer, wire::encode(&outbound.message));
         }
         for item in apply {
-            self.apply(item)?;
+            self.hand_over(item)?;
         }
         for (id, fate) in fates {
             self.on_fate(id, fate);
         }
         self.observe_leader();
+        self.snapshot_wanted |= snapshot_wanted;
+        if may_compact {
+            self.maybe_compact()?;
+        }
+        Ok(())
+    }
+
+    /// Compacts the log into a snapshot of the ledger if one is due (every
+    /// `compact_entries` applied entries, or Raft wants a fresh one) and the ledger stands
+    /// exactly where the replica does: nothing handed to the applier is outstanding and the
+    /// applied indexes agree (while entries are replayed after a restart the replica's trails
+    /// the ledger's; a snapshot then would claim the wrong index). Otherwise it waits for such a
+    /// point; the applier is idle then, so the export reads a quiet store.
+    fn maybe_compact(&mut self) -> Result<()> {
         let compact_due = self.applied_since_compact >= self.tuning.compact_entries;
-        // While committed entries are replayed after a restart the replica's applied index
-        // trails the ledger's; a snapshot then would claim the wrong index, so wait.
+        if !(self.snapshot_wanted || compact_due) {
+            return Ok(());
+        }
+        let idle = self.applier.as_ref().is_some_and(Applier::idle);
         let in_step = self.replica.status().applied_index == self.head.applied_index;
-        if may_compact && in_step && (snapshot_wanted || compact_due) {
+        if idle && in_step {
+            self.snapshot_wanted = false;
             let data = self.store.export()?;
             self.applied_since_compact = 0;
             LedgerMetrics::bump(&self.metrics.snapshots_taken, 1);
@@ -428,44 +493,80 @@ impl EventLoop {
         Ok(())
     }
 
-    fn apply(&mut self, item: Apply) -> Result<()> {
-        match item {
-            Apply::Restore { index, data, .. } => {
-                if index <= self.head.applied_index {
-                    return Ok(());
-                }
-                self.store.restore(&mut self.head, index, &data)?;
-                LedgerMetrics::bump(&self.metrics.snapshots_restored, 1);
-                tracing::info!(
-                    raft_id = self.raft_id,
-                    index,
-                    height = self.head.height,
-                    "restored a snapshot"
-                );
-                self.refresh_membership()?;
-                self.resolve_applied_waiters()?;
-            }
+    /// Hands a committed item to the applier (in commit order).
+    fn hand_over(&mut self, item: Apply) -> Result<()> {
+        let job = match item {
+            Apply::Restore { index, data, .. } => Job::Restore { index, data },
             Apply::Entry {
                 index, proposals, ..
+            } => Job::Entry {
+                index,
+                payloads: proposals
+                    .into_iter()
+                    .map(|proposal| proposal.payload)
+                    .collect(),
+            },
+            Apply::Membership {
+                index, conf_state, ..
+            } => Job::Membership { index, conf_state },
+        };
+        match self.applier.as_mut() {
+            Some(applier) => applier.send(job),
+            None => Err(LedgerError::Corrupt("the applier has stopped".into())),
+        }
+    }
+
+    /// What the applier did: publish the new head, resolve waiters, refresh the membership.
+    fn on_applied(&mut self, done: Done) -> Result<()> {
+        if let Some(applier) = self.applier.as_mut() {
+            applier.received(&done);
+        }
+        match done {
+            Done::Blocks {
+                head,
+                blocks,
+                entries,
+                micros,
+                ..
             } => {
-                if index <= self.head.applied_index {
-                    return Ok(());
+                self.head = head;
+                self.applied_since_compact += entries;
+                if entries > 0 {
+                    tracing::debug!(
+                        raft_id = self.raft_id,
+                        entries,
+                        blocks = blocks.len(),
+                        applied_index = self.head.applied_index,
+                        micros,
+                        "applied"
+                    );
                 }
-                let payloads: Vec<&[u8]> = proposals
-                    .iter()
-                    .map(|proposal| proposal.payload.as_slice())
-                    .collect();
-                let blocks = self.store.apply_entry(&mut self.head, index, &payloads)?;
-                self.applied_since_compact += 1;
                 for block in &blocks {
                     self.on_block(block)?;
                 }
             }
-            Apply::Membership {
-                index, conf_state, ..
+            Done::Restored { head, index, new } => {
+                self.head = head;
+                if new {
+                    LedgerMetrics::bump(&self.metrics.snapshots_restored, 1);
+                    tracing::info!(
+                        raft_id = self.raft_id,
+                        index,
+                        height = self.head.height,
+                        "restored a snapshot"
+                    );
+                    self.refresh_membership()?;
+                    self.resolve_applied_waiters()?;
+                }
+            }
+            Done::Membership {
+                head,
+                index,
+                conf_state,
+                new,
             } => {
-                if index > self.head.applied_index {
-                    self.store.advance_applied(&mut self.head, index)?;
+                self.head = head;
+                if new {
                     self.applied_since_compact += 1;
                     tracing::info!(
                         raft_id = self.raft_id,
@@ -478,8 +579,9 @@ impl EventLoop {
                 // A node that left the configuration loses its network access now.
                 self.refresh_allow_list();
             }
+            Done::Failed(error) => return Err(error),
         }
-        Ok(())
+        self.maybe_compact()
     }
 
     fn on_block(&mut self, block: &AppliedBlock) -> Result<()> {

@@ -8,6 +8,8 @@
 //! - [`peers`]: peer ids ↔ Raft ids, and the members the applied state lists.
 //! - [`reconcile`]: the next membership change that moves Raft toward those members.
 //! - [`event_loop`]: the one task that owns the `Replica` (tick, network, proposals, shutdown).
+//! - [`applier`]: the thread that applies committed entries in commit order, several per
+//!   RocksDB write, while the event loop goes on with Raft.
 //! - [`handle`]: [`LedgerHandle`], the cloneable front door (submit and reads).
 //! - `api_impl`: `api::LedgerApi` for [`LedgerHandle`].
 //!
@@ -16,18 +18,21 @@
 //! ```text
 //! LedgerHandle::submit ──Command::Submit──▶ event loop ─┬─ leader: tx pool ──▶ BlockProposal ──▶ Input::Propose
 //!                                                        └─ follower: NetworkHandle::request(leader, Forward)
-//! Raft commit ──▶ Apply::Entry ──▶ verify_batch (every node) ──▶ chaincode apply_block ──▶ one RocksDB batch
-//!             ──▶ waiters for the tx ids resolved with TxResult
+//! Raft commit ──▶ Apply::Entry ──▶ applier thread: verify_batch (every node) ──▶ chaincode apply_block
+//!             ──▶ one RocksDB batch per group of entries ──▶ event loop: waiters resolved with TxResult
 //! ```
 //!
-//! **Architecture Invariant:** only the event loop writes the ledger and owns the replica; the
-//! handle reads RocksDB directly and talks to the loop over bounded channels.
+//! **Architecture Invariant:** only the event loop owns the replica; only its applier writes
+//! blocks and state (the loop itself writes only the peer registry, and exports snapshots only
+//! while the applier is idle); the handle reads RocksDB directly and talks to the loop over
+//! bounded channels.
 //!
 //! **Determinism:** replicas never read their clocks to apply. The leader stamps its wall
 //! clock into the proposal; the block time is `max(proposal time, previous block time)`.
 //! Every node verifies every signature itself.
 
 pub mod api_impl;
+pub mod applier;
 pub mod block;
 pub mod event_loop;
 pub mod handle;
