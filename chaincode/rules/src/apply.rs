@@ -10,6 +10,7 @@
 //! and state hash. Nothing outside `exc/` is ever written by a rejected transaction.
 
 use crate::codec::{self, DOMAIN_EVENT, Digest32};
+use crate::fastcodec;
 use crate::governance;
 use crate::ident::ObjectKey;
 use crate::keys;
@@ -295,9 +296,10 @@ fn execute(
 /// `sha256("pedigree/event/v1\0" || "ops\0" || u64_le(event_time_ms) || bincode(ops))`
 /// (the errorDeclaration is excluded, as in the EPCIS event hash).
 pub fn ops_event_hash(event_time_ms: u64, ops: &[Op]) -> Digest32 {
+    let encoded = fastcodec::encode_ops(ops).unwrap_or_else(|| codec::encode(ops));
     codec::hash_parts(
         DOMAIN_EVENT,
-        &[b"ops\0", &event_time_ms.to_le_bytes(), &codec::encode(ops)],
+        &[b"ops\0", &event_time_ms.to_le_bytes(), &encoded],
     )
 }
 
@@ -430,12 +432,10 @@ pub(crate) fn apply_event(
         error_declaration: None,
     };
     store(state, keys::event(&event_hash), &record);
-    store(
-        state,
+    // Same bytes as `store(.., &UndoRecord { before })`, in one buffer of the exact size.
+    state.put(
         keys::undo(&event_hash),
-        &UndoRecord {
-            before: before.into_iter().collect(),
-        },
+        fastcodec::encode_undo(before.iter()),
     );
     Ok(Outcome::Applied)
 }

@@ -11,6 +11,7 @@
 
 use crate::codec::{self, Digest32};
 use crate::ident::ObjectKey;
+use crate::ops::{Op, Party};
 use crate::records::{
     ContentCount, DecommissionKind, Decommissioning, HistoryAction, ObjectRecord, ObjectStatus,
 };
@@ -158,18 +159,50 @@ pub(crate) fn encode_object(record: &ObjectRecord) -> Vec<u8> {
     out.0
 }
 
+/// A [`HistoryAction`] of the kinds written per unit, borrowing its fields (so the
+/// caller need not copy a container key or an org id per entry).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ActionRef<'a> {
+    /// [`HistoryAction::PackedInto`].
+    PackedInto(&'a ObjectKey),
+    /// [`HistoryAction::PackedChildren`].
+    PackedChildren(u64),
+    /// [`HistoryAction::UnpackedFrom`].
+    UnpackedFrom(&'a ObjectKey),
+    /// [`HistoryAction::UnpackedChildren`].
+    UnpackedChildren(u64),
+    /// [`HistoryAction::Shipped`].
+    Shipped(&'a str),
+    /// [`HistoryAction::Received`].
+    Received,
+}
+
+impl<'a> ActionRef<'a> {
+    /// The borrowed form of `action`, if it is one of the kinds above.
+    pub(crate) fn of(action: &'a HistoryAction) -> Option<ActionRef<'a>> {
+        Some(match action {
+            HistoryAction::PackedInto(parent) => ActionRef::PackedInto(parent),
+            HistoryAction::PackedChildren(count) => ActionRef::PackedChildren(*count),
+            HistoryAction::UnpackedFrom(parent) => ActionRef::UnpackedFrom(parent),
+            HistoryAction::UnpackedChildren(count) => ActionRef::UnpackedChildren(*count),
+            HistoryAction::Shipped { to } => ActionRef::Shipped(to),
+            HistoryAction::Received => ActionRef::Received,
+            _ => return None,
+        })
+    }
+}
+
 /// The canonical bytes of a history entry (same as `codec::encode` of the
-/// [`crate::records::HistoryEntry`] with these fields), for the actions written per
-/// unit; any other action goes through serde.
+/// [`crate::records::HistoryEntry`] with these fields and the owned action).
 pub(crate) fn encode_history(
     event_seq: u64,
     event_hash: &Digest32,
     height: u64,
     timestamp_ms: u64,
     org: &str,
-    action: &HistoryAction,
+    action: ActionRef<'_>,
     via: Option<&ObjectKey>,
-) -> Option<Vec<u8>> {
+) -> Vec<u8> {
     let mut out = Out::with_capacity(96 + org.len());
     out.varint(event_seq);
     out.raw(event_hash);
@@ -178,30 +211,143 @@ pub(crate) fn encode_history(
     out.str(org);
     // Variant indices as declared in `HistoryAction`.
     match action {
-        HistoryAction::PackedInto(parent) => {
+        ActionRef::PackedInto(parent) => {
             out.byte(1);
             out.object_key(parent);
         }
-        HistoryAction::PackedChildren(count) => {
+        ActionRef::PackedChildren(count) => {
             out.byte(2);
-            out.varint(*count);
+            out.varint(count);
         }
-        HistoryAction::UnpackedFrom(parent) => {
+        ActionRef::UnpackedFrom(parent) => {
             out.byte(3);
             out.object_key(parent);
         }
-        HistoryAction::UnpackedChildren(count) => {
+        ActionRef::UnpackedChildren(count) => {
             out.byte(4);
-            out.varint(*count);
+            out.varint(count);
         }
-        HistoryAction::Shipped { to } => {
+        ActionRef::Shipped(to) => {
             out.byte(5);
             out.str(to);
         }
-        HistoryAction::Received => out.byte(6),
-        _ => return None,
+        ActionRef::Received => out.byte(6),
     }
     out.opt_object_key(via);
+    out.0
+}
+
+/// The canonical bytes of an [`crate::records::UndoRecord`] holding `before` (in
+/// this order), written into one buffer of the exact size.
+pub(crate) fn encode_undo<'a, I>(before: I) -> Vec<u8>
+where
+    I: Iterator<Item = (&'a Vec<u8>, &'a Option<Vec<u8>>)> + Clone + ExactSizeIterator,
+{
+    let varint_len = |value: usize| match value {
+        0..=250 => 1,
+        251..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    };
+    let size = varint_len(before.len())
+        + before
+            .clone()
+            .map(|(key, value)| {
+                varint_len(key.len())
+                    + key.len()
+                    + 1
+                    + value
+                        .as_ref()
+                        .map_or(0, |value| varint_len(value.len()) + value.len())
+            })
+            .sum::<usize>();
+    let mut out = Out::with_capacity(size);
+    out.varint(before.len() as u64);
+    for (key, value) in before {
+        out.varint(key.len() as u64);
+        out.raw(key);
+        match value {
+            None => out.byte(0),
+            Some(value) => {
+                out.byte(1);
+                out.varint(value.len() as u64);
+                out.raw(value);
+            }
+        }
+    }
+    debug_assert_eq!(out.0.len(), size);
+    out.0
+}
+
+/// The canonical bytes of an event's operations (same as `codec::encode(ops)`), for
+/// the operations a packing line sends in bulk; `None` if any other operation is
+/// present.
+pub(crate) fn encode_ops(ops: &[Op]) -> Option<Vec<u8>> {
+    let keys: usize = ops
+        .iter()
+        .map(|op| match op {
+            Op::Commission { objects, .. }
+            | Op::Ship { objects, .. }
+            | Op::Receive { objects }
+            | Op::Observe { objects } => objects.len() + 1,
+            Op::Pack { children, .. } | Op::Unpack { children, .. } => children.len() + 1,
+            _ => 1,
+        })
+        .sum();
+    let mut out = Out::with_capacity(16 + keys * 40);
+    out.varint(ops.len() as u64);
+    let keys = |out: &mut Out, keys: &[ObjectKey]| {
+        out.varint(keys.len() as u64);
+        for key in keys {
+            out.object_key(key);
+        }
+    };
+    // Variant indices as declared in `Op`.
+    for op in ops {
+        match op {
+            Op::Commission {
+                objects,
+                lot,
+                expiry,
+            } => {
+                out.byte(0);
+                keys(&mut out, objects);
+                out.opt_str(lot.as_deref());
+                out.opt_u32(*expiry);
+            }
+            Op::Pack { parent, children } | Op::Unpack { parent, children } => {
+                out.byte(if matches!(op, Op::Pack { .. }) { 1 } else { 2 });
+                out.object_key(parent);
+                keys(&mut out, children);
+            }
+            Op::Ship {
+                objects,
+                destination,
+            } => {
+                out.byte(3);
+                keys(&mut out, objects);
+                match destination {
+                    Party::Org(org) => {
+                        out.byte(0);
+                        out.str(org);
+                    }
+                    Party::Gln(gln) => {
+                        out.byte(1);
+                        out.str(gln);
+                    }
+                }
+            }
+            Op::Receive { objects } => {
+                out.byte(4);
+                keys(&mut out, objects);
+            }
+            Op::Observe { objects } => {
+                out.byte(7);
+                keys(&mut out, objects);
+            }
+            _ => return None,
+        }
+    }
     Some(out.0)
 }
 
@@ -582,12 +728,84 @@ mod tests {
                 entry.height,
                 entry.timestamp_ms,
                 &entry.org,
-                &action,
+                ActionRef::of(&action).unwrap(),
                 via.as_ref(),
             );
-            assert_eq!(fast, Some(codec::encode(&entry)));
+            assert_eq!(fast, codec::encode(&entry));
         }
         let other = HistoryAction::Decommissioned(DecommissionKind::Dispensed);
-        assert_eq!(encode_history(1, &[0; 32], 1, 1, "o", &other, None), None);
+        assert!(ActionRef::of(&other).is_none());
+    }
+
+    #[test]
+    fn undo_records_encode_like_serde() {
+        let before: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = [
+            (b"obj/Sx".to_vec(), Some(vec![3u8; 300])),
+            (b"ship/y".to_vec(), None),
+            (Vec::new(), Some(Vec::new())),
+            (vec![b'k'; 70_000], Some(vec![1; 251])),
+        ]
+        .into_iter()
+        .collect();
+        let record = crate::records::UndoRecord {
+            before: before.clone().into_iter().collect(),
+        };
+        assert_eq!(encode_undo(before.iter()), codec::encode(&record));
+        let empty = std::collections::BTreeMap::new();
+        assert_eq!(
+            encode_undo(empty.iter()),
+            codec::encode(&crate::records::UndoRecord::default())
+        );
+    }
+
+    #[test]
+    fn ops_encode_like_serde() {
+        let units: Vec<ObjectKey> = (0..300).map(|i| sgtin(&format!("U{i}"))).collect();
+        let sscc = ObjectKey::Sscc("106141412345678908".into());
+        let all = vec![
+            Op::Commission {
+                objects: units.clone(),
+                lot: Some("L1".into()),
+                expiry: Some(20_271_231),
+            },
+            Op::Commission {
+                objects: vec![sscc.clone()],
+                lot: None,
+                expiry: None,
+            },
+            Op::Pack {
+                parent: sscc.clone(),
+                children: units.clone(),
+            },
+            Op::Unpack {
+                parent: sgtin("C"),
+                children: Vec::new(),
+            },
+            Op::Ship {
+                objects: vec![sscc.clone()],
+                destination: Party::Org("dist".into()),
+            },
+            Op::Ship {
+                objects: units.clone(),
+                destination: Party::Gln("0614141000005".into()),
+            },
+            Op::Receive {
+                objects: units.clone(),
+            },
+            Op::Observe {
+                objects: vec![sscc.clone()],
+            },
+        ];
+        for op in &all {
+            let one = std::slice::from_ref(op);
+            assert_eq!(encode_ops(one), Some(codec::encode(one)));
+        }
+        assert_eq!(encode_ops(&all), Some(codec::encode(&all)));
+        assert_eq!(encode_ops(&[]), Some(codec::encode(&Vec::<Op>::new())));
+        let other = Op::Reinstate {
+            objects: vec![sscc],
+            location: None,
+        };
+        assert_eq!(encode_ops(&[other]), None);
     }
 }

@@ -4,7 +4,7 @@
 //! always a per-transaction overlay: a rejection anywhere discards everything.
 
 use crate::codec::{self, Digest32};
-use crate::fastcodec;
+use crate::fastcodec::{self, ActionRef};
 use crate::ident::{
     Date, LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
 };
@@ -218,16 +218,8 @@ fn history(
 ) {
     let key = keys::history(object, ev.event_seq);
     // The actions written per unit go through the hand-written encoder (same bytes).
-    if let Some(bytes) = fastcodec::encode_history(
-        ev.event_seq,
-        &ev.event_hash,
-        ev.height,
-        ev.timestamp_ms,
-        ev.org,
-        &action,
-        via,
-    ) {
-        state.put(key, bytes);
+    if let Some(action) = ActionRef::of(&action) {
+        history_ref(state, ev, object, action, via);
         return;
     }
     // Otherwise through a borrowing twin of `HistoryEntry` (same fields, same order, so
@@ -242,6 +234,26 @@ fn history(
         via,
     };
     store(state, key, &entry);
+}
+
+/// [`history`] for the actions written per unit, without owning their fields.
+fn history_ref(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+    action: ActionRef<'_>,
+    via: Option<&ObjectKey>,
+) {
+    let bytes = fastcodec::encode_history(
+        ev.event_seq,
+        &ev.event_hash,
+        ev.height,
+        ev.timestamp_ms,
+        ev.org,
+        action,
+        via,
+    );
+    state.put(keys::history(object, ev.event_seq), bytes);
 }
 
 /// [`crate::records::HistoryEntry`] with borrowed fields; serialises to the same bytes.
@@ -689,13 +701,7 @@ fn pack(
         contribution(child, &record, &mut delta, &mut total);
         record.parent = Some(parent.clone());
         save_object(state, ev, child, &mut record);
-        history(
-            state,
-            ev,
-            child,
-            HistoryAction::PackedInto(parent.clone()),
-            None,
-        );
+        history_ref(state, ev, child, ActionRef::PackedInto(parent), None);
         ev.count(child, &record, |c| &mut c.packed);
     }
     parent_record.children.extend(children.iter().cloned());
@@ -776,13 +782,7 @@ fn unpack(
         record.shipment = None;
         record.decommissioning = None;
         save_object(state, ev, child, &mut record);
-        history(
-            state,
-            ev,
-            child,
-            HistoryAction::UnpackedFrom(parent.clone()),
-            None,
-        );
+        history_ref(state, ev, child, ActionRef::UnpackedFrom(parent), None);
     }
     let before = parent_record.children.len();
     let removed: BTreeSet<&ObjectKey> = listed.iter().collect();
@@ -881,10 +881,7 @@ fn ship(
         record.in_transit_to = Some(receiver.clone());
         record.shipment = Some(id);
         save_object(state, ev, &root, &mut record);
-        let action = HistoryAction::Shipped {
-            to: receiver.clone(),
-        };
-        history(state, ev, &root, action, None);
+        history_ref(state, ev, &root, ActionRef::Shipped(&receiver), None);
         ev.count_all(&root, &record, |c| &mut c.shipped);
     }
     Ok(())

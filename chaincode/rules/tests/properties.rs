@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use pedigree_chaincode::records::{HistoryEntry, ObjectRecord, ObjectStatus};
+use pedigree_chaincode::records::{HistoryEntry, ObjectRecord, ObjectStatus, UndoRecord};
 use pedigree_chaincode::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -147,6 +147,10 @@ fn check_invariants(state: &MemState) {
     for (_, bytes) in state.scan_prefix(b"hist/", u64::MAX) {
         let entry: HistoryEntry = codec::decode(&bytes).unwrap();
         assert_eq!(codec::encode(&entry), bytes, "history entry not canonical");
+    }
+    for (_, bytes) in state.scan_prefix(b"undo/", u64::MAX) {
+        let undo: UndoRecord = codec::decode(&bytes).unwrap();
+        assert_eq!(codec::encode(&undo), bytes, "undo record not canonical");
     }
     let mut parents_of: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
     for (parent, record) in &records {
