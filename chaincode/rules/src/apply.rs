@@ -25,7 +25,9 @@ use crate::rules::{self, EventCtx};
 use crate::state::{HashingView, Overlay, StateView, WriteSet, apply_writes};
 use crate::tx::{TxBody, VerifiedTx};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// What the leader stamps into a block; the only source of time for the rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -296,11 +298,14 @@ fn execute(
 /// `sha256("pedigree/event/v1\0" || "ops\0" || u64_le(event_time_ms) || bincode(ops))`
 /// (the errorDeclaration is excluded, as in the EPCIS event hash).
 pub fn ops_event_hash(event_time_ms: u64, ops: &[Op]) -> Digest32 {
-    let encoded = fastcodec::encode_ops(ops).unwrap_or_else(|| codec::encode(ops));
-    codec::hash_parts(
-        DOMAIN_EVENT,
-        &[b"ops\0", &event_time_ms.to_le_bytes(), &encoded],
-    )
+    // Streams the encoding into the hash: the same bytes as
+    // `hash_parts(DOMAIN_EVENT, &[b"ops\0", &time, &codec::encode(ops)])`.
+    let mut hasher = Sha256::new();
+    hasher.update(DOMAIN_EVENT);
+    hasher.update(b"ops\0");
+    hasher.update(event_time_ms.to_le_bytes());
+    fastcodec::hash_ops(&mut hasher, ops);
+    hasher.finalize().into()
 }
 
 /// Records before-images of undoable keys on first write, for errorDeclaration.
@@ -346,8 +351,11 @@ impl<S: StateView> StateView for UndoTracker<'_, S> {
             read(bytes);
         }
         let present = value.is_some();
-        if keys::is_undoable(key) && !self.before.contains_key(key) {
-            self.before.insert(key.to_vec(), value);
+        if keys::is_undoable(key) {
+            // One look-up: the key is usually new to the tracker.
+            if let Entry::Vacant(entry) = self.before.entry(key.to_vec()) {
+                entry.insert(value);
+            }
         }
         present
     }

@@ -15,6 +15,7 @@ use crate::ops::{Op, Party};
 use crate::records::{
     ContentCount, DecommissionKind, Decommissioning, HistoryAction, ObjectRecord, ObjectStatus,
 };
+use sha2::{Digest, Sha256};
 
 /// Single-byte varint values end at 250; 251, 252, 253 announce a u16, u32, u64.
 const SINGLE_BYTE_MAX: u8 = 250;
@@ -22,45 +23,98 @@ const U16_BYTE: u8 = 251;
 const U32_BYTE: u8 = 252;
 const U64_BYTE: u8 = 253;
 
+/// Where encoded bytes go: a buffer, or straight into a hash.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds a SHA-256 in blocks of up to 512 bytes (spares a call per field).
+pub(crate) struct HashSink<'h> {
+    hasher: &'h mut Sha256,
+    buffer: [u8; 512],
+    len: usize,
+}
+
+impl<'h> HashSink<'h> {
+    pub(crate) fn new(hasher: &'h mut Sha256) -> HashSink<'h> {
+        HashSink {
+            hasher,
+            buffer: [0; 512],
+            len: 0,
+        }
+    }
+
+    /// Hashes what is still buffered.
+    pub(crate) fn flush(&mut self) {
+        self.hasher.update(&self.buffer[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Sink for HashSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buffer.len() {
+            self.flush();
+            if bytes.len() > self.buffer.len() {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
 /// Bytes of one canonical encoding under construction.
-pub(crate) struct Out(pub(crate) Vec<u8>);
+pub(crate) struct Out<S: Sink = Vec<u8>>(pub(crate) S);
 
 impl Out {
     pub(crate) fn with_capacity(capacity: usize) -> Out {
         Out(Vec::with_capacity(capacity))
     }
+}
 
+impl<S: Sink> Out<S> {
     #[inline]
     pub(crate) fn byte(&mut self, byte: u8) {
-        self.0.push(byte);
+        self.0.put(&[byte]);
     }
 
     #[inline]
     pub(crate) fn raw(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
+        self.0.put(bytes);
     }
 
     /// bincode's varint for any unsigned integer up to 64 bits.
     #[inline]
     pub(crate) fn varint(&mut self, value: u64) {
         if value <= u64::from(SINGLE_BYTE_MAX) {
-            self.0.push(value as u8);
+            self.0.put(&[value as u8]);
         } else if value <= u64::from(u16::MAX) {
-            self.0.push(U16_BYTE);
-            self.0.extend_from_slice(&(value as u16).to_le_bytes());
+            let [a, b] = (value as u16).to_le_bytes();
+            self.0.put(&[U16_BYTE, a, b]);
         } else if value <= u64::from(u32::MAX) {
-            self.0.push(U32_BYTE);
-            self.0.extend_from_slice(&(value as u32).to_le_bytes());
+            let [a, b, c, d] = (value as u32).to_le_bytes();
+            self.0.put(&[U32_BYTE, a, b, c, d]);
         } else {
-            self.0.push(U64_BYTE);
-            self.0.extend_from_slice(&value.to_le_bytes());
+            self.0.put(&[U64_BYTE]);
+            self.0.put(&value.to_le_bytes());
         }
     }
 
     #[inline]
     pub(crate) fn str(&mut self, text: &str) {
         self.varint(text.len() as u64);
-        self.0.extend_from_slice(text.as_bytes());
+        self.0.put(text.as_bytes());
     }
 
     #[inline]
@@ -279,24 +333,35 @@ where
     out.0
 }
 
-/// The canonical bytes of an event's operations (same as `codec::encode(ops)`), for
-/// the operations a packing line sends in bulk; `None` if any other operation is
-/// present.
-pub(crate) fn encode_ops(ops: &[Op]) -> Option<Vec<u8>> {
-    let keys: usize = ops
-        .iter()
-        .map(|op| match op {
-            Op::Commission { objects, .. }
-            | Op::Ship { objects, .. }
-            | Op::Receive { objects }
-            | Op::Observe { objects } => objects.len() + 1,
-            Op::Pack { children, .. } | Op::Unpack { children, .. } => children.len() + 1,
-            _ => 1,
-        })
-        .sum();
-    let mut out = Out::with_capacity(16 + keys * 40);
+/// True for the operations [`write_ops`] encodes by hand (the ones a packing line
+/// sends in bulk).
+fn is_fast_op(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Commission { .. }
+            | Op::Pack { .. }
+            | Op::Unpack { .. }
+            | Op::Ship { .. }
+            | Op::Receive { .. }
+            | Op::Observe { .. }
+    )
+}
+
+/// Feeds the canonical bytes of an event's operations (same as `codec::encode(ops)`)
+/// to `hasher`.
+pub(crate) fn hash_ops(hasher: &mut Sha256, ops: &[Op]) {
+    if !ops.iter().all(is_fast_op) {
+        hasher.update(codec::encode(ops));
+        return;
+    }
+    let mut out = Out(HashSink::new(hasher));
+    write_ops(&mut out, ops);
+    out.0.flush();
+}
+
+fn write_ops<S: Sink>(out: &mut Out<S>, ops: &[Op]) {
     out.varint(ops.len() as u64);
-    let keys = |out: &mut Out, keys: &[ObjectKey]| {
+    let keys = |out: &mut Out<S>, keys: &[ObjectKey]| {
         out.varint(keys.len() as u64);
         for key in keys {
             out.object_key(key);
@@ -311,21 +376,21 @@ pub(crate) fn encode_ops(ops: &[Op]) -> Option<Vec<u8>> {
                 expiry,
             } => {
                 out.byte(0);
-                keys(&mut out, objects);
+                keys(out, objects);
                 out.opt_str(lot.as_deref());
                 out.opt_u32(*expiry);
             }
             Op::Pack { parent, children } | Op::Unpack { parent, children } => {
                 out.byte(if matches!(op, Op::Pack { .. }) { 1 } else { 2 });
                 out.object_key(parent);
-                keys(&mut out, children);
+                keys(out, children);
             }
             Op::Ship {
                 objects,
                 destination,
             } => {
                 out.byte(3);
-                keys(&mut out, objects);
+                keys(out, objects);
                 match destination {
                     Party::Org(org) => {
                         out.byte(0);
@@ -339,16 +404,15 @@ pub(crate) fn encode_ops(ops: &[Op]) -> Option<Vec<u8>> {
             }
             Op::Receive { objects } => {
                 out.byte(4);
-                keys(&mut out, objects);
+                keys(out, objects);
             }
             Op::Observe { objects } => {
                 out.byte(7);
-                keys(&mut out, objects);
+                keys(out, objects);
             }
-            _ => return None,
+            _ => unreachable!("not a hand-encoded operation"),
         }
     }
-    Some(out.0)
 }
 
 /// Reads the canonical form; `None` on anything unexpected.
@@ -796,16 +860,43 @@ mod tests {
                 objects: vec![sscc.clone()],
             },
         ];
+        let encode = |ops: &[Op]| {
+            let mut out = Out::with_capacity(0);
+            write_ops(&mut out, ops);
+            out.0
+        };
+        let hash = |ops: &[Op]| {
+            let mut hasher = Sha256::new();
+            hasher.update(b"x");
+            hash_ops(&mut hasher, ops);
+            <[u8; 32]>::from(hasher.finalize())
+        };
+        let slow_hash = |ops: &[Op]| codec::hash_parts(b"x", &[&codec::encode(ops)]);
         for op in &all {
             let one = std::slice::from_ref(op);
-            assert_eq!(encode_ops(one), Some(codec::encode(one)));
+            assert_eq!(encode(one), codec::encode(one));
+            assert_eq!(hash(one), slow_hash(one));
         }
-        assert_eq!(encode_ops(&all), Some(codec::encode(&all)));
-        assert_eq!(encode_ops(&[]), Some(codec::encode(&Vec::<Op>::new())));
+        assert_eq!(encode(&all), codec::encode(&all));
+        assert_eq!(hash(&all), slow_hash(&all));
+        assert_eq!(hash(&[]), slow_hash(&[]));
+        assert_eq!(
+            crate::apply::ops_event_hash(1_767_225_600_123, &all),
+            codec::hash_parts(
+                codec::DOMAIN_EVENT,
+                &[
+                    b"ops\0",
+                    &1_767_225_600_123u64.to_le_bytes(),
+                    &codec::encode(&all)
+                ]
+            )
+        );
         let other = Op::Reinstate {
             objects: vec![sscc],
             location: None,
         };
-        assert_eq!(encode_ops(&[other]), None);
+        let mixed = vec![all[0].clone(), other];
+        assert!(!is_fast_op(&mixed[1]));
+        assert_eq!(hash(&mixed), slow_hash(&mixed));
     }
 }
