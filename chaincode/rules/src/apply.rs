@@ -10,6 +10,7 @@
 //! and state hash. Nothing outside `exc/` is ever written by a rejected transaction.
 
 use crate::codec::{self, DOMAIN_EVENT, Digest32};
+use crate::fastcodec;
 use crate::governance;
 use crate::ident::ObjectKey;
 use crate::keys;
@@ -24,7 +25,9 @@ use crate::rules::{self, EventCtx};
 use crate::state::{HashingView, Overlay, StateView, WriteSet, apply_writes};
 use crate::tx::{TxBody, VerifiedTx};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// What the leader stamps into a block; the only source of time for the rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,10 +298,14 @@ fn execute(
 /// `sha256("pedigree/event/v1\0" || "ops\0" || u64_le(event_time_ms) || bincode(ops))`
 /// (the errorDeclaration is excluded, as in the EPCIS event hash).
 pub fn ops_event_hash(event_time_ms: u64, ops: &[Op]) -> Digest32 {
-    codec::hash_parts(
-        DOMAIN_EVENT,
-        &[b"ops\0", &event_time_ms.to_le_bytes(), &codec::encode(ops)],
-    )
+    // Streams the encoding into the hash: the same bytes as
+    // `hash_parts(DOMAIN_EVENT, &[b"ops\0", &time, &codec::encode(ops)])`.
+    let mut hasher = Sha256::new();
+    hasher.update(DOMAIN_EVENT);
+    hasher.update(b"ops\0");
+    hasher.update(event_time_ms.to_le_bytes());
+    fastcodec::hash_ops(&mut hasher, ops);
+    hasher.finalize().into()
 }
 
 /// Records before-images of undoable keys on first write, for errorDeclaration.
@@ -344,8 +351,11 @@ impl<S: StateView> StateView for UndoTracker<'_, S> {
             read(bytes);
         }
         let present = value.is_some();
-        if keys::is_undoable(key) && !self.before.contains_key(key) {
-            self.before.insert(key.to_vec(), value);
+        if keys::is_undoable(key) {
+            // One look-up: the key is usually new to the tracker.
+            if let Entry::Vacant(entry) = self.before.entry(key.to_vec()) {
+                entry.insert(value);
+            }
         }
         present
     }
@@ -430,12 +440,10 @@ pub(crate) fn apply_event(
         error_declaration: None,
     };
     store(state, keys::event(&event_hash), &record);
-    store(
-        state,
+    // Same bytes as `store(.., &UndoRecord { before })`, in one buffer of the exact size.
+    state.put(
         keys::undo(&event_hash),
-        &UndoRecord {
-            before: before.into_iter().collect(),
-        },
+        fastcodec::encode_undo(before.iter()),
     );
     Ok(Outcome::Applied)
 }

@@ -12,6 +12,12 @@
 //! The golden vector in `tests/encoding.rs` pins the exact bytes; a change there is a
 //! network-breaking change.
 //!
+//! The records written per unit (object records, history entries, undo records) and
+//! the bulk operations hashed into event hashes are encoded by a hand-written
+//! encoder in `fastcodec` for speed; it writes exactly these bytes (its unit tests
+//! and the property test compare it with this module), and its object-record decoder
+//! falls back to [`decode`] on anything it does not expect.
+//!
 //! JSON is never signed or hashed: JSON text has no canonical form.
 
 use serde::Serialize;

@@ -31,6 +31,7 @@
 pub mod apply;
 pub mod codec;
 pub mod epcis;
+mod fastcodec;
 pub mod genesis;
 pub mod governance;
 pub mod ident;

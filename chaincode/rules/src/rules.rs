@@ -4,6 +4,7 @@
 //! always a per-transaction overlay: a rejection anywhere discards everything.
 
 use crate::codec::{self, Digest32};
+use crate::fastcodec::{self, ActionRef};
 use crate::ident::{
     Date, LOT_LENGTH_MAX, ObjectKey, date_from_unix_ms, is_cset82, is_valid_date, is_valid_key,
 };
@@ -163,7 +164,8 @@ impl<'c> EventCtx<'c> {
 
 /// Loads an object record.
 pub fn load_object(state: &(impl StateView + ?Sized), object: &ObjectKey) -> Option<ObjectRecord> {
-    load(state, &keys::object(object))
+    let bytes = state.get(&keys::object(object))?;
+    Some(fastcodec::decode_object(&bytes).expect("corrupt object record"))
 }
 
 /// Loads a record the caller will write if the operation succeeds (the undo tracker
@@ -172,7 +174,7 @@ pub fn load_object(state: &(impl StateView + ?Sized), object: &ObjectKey) -> Opt
 fn load_for_update(state: &mut impl StateView, object: &ObjectKey) -> Option<ObjectRecord> {
     let mut record = None;
     state.read_before_write(&keys::object(object), &mut |bytes| {
-        record = Some(codec::decode(bytes).expect("corrupt object record"));
+        record = Some(fastcodec::decode_object(bytes).expect("corrupt object record"));
     });
     record
 }
@@ -204,7 +206,7 @@ fn save_object(
     record: &mut ObjectRecord,
 ) {
     record.last_event_seq = ev.event_seq;
-    store(state, keys::object(object), record);
+    state.put(keys::object(object), fastcodec::encode_object(record));
 }
 
 fn history(
@@ -214,7 +216,13 @@ fn history(
     action: HistoryAction,
     via: Option<&ObjectKey>,
 ) {
-    // Encoded through a borrowing twin of `HistoryEntry` (same fields, same order, so
+    let key = keys::history(object, ev.event_seq);
+    // The actions written per unit go through the hand-written encoder (same bytes).
+    if let Some(action) = ActionRef::of(&action) {
+        history_ref(state, ev, object, action, via);
+        return;
+    }
+    // Otherwise through a borrowing twin of `HistoryEntry` (same fields, same order, so
     // the same bytes) to spare copying the org and the container key per entry.
     let entry = HistoryEntryRef {
         event_seq: ev.event_seq,
@@ -225,7 +233,27 @@ fn history(
         action: &action,
         via,
     };
-    store(state, keys::history(object, ev.event_seq), &entry);
+    store(state, key, &entry);
+}
+
+/// [`history`] for the actions written per unit, without owning their fields.
+fn history_ref(
+    state: &mut impl StateView,
+    ev: &EventCtx<'_>,
+    object: &ObjectKey,
+    action: ActionRef<'_>,
+    via: Option<&ObjectKey>,
+) {
+    let bytes = fastcodec::encode_history(
+        ev.event_seq,
+        &ev.event_hash,
+        ev.height,
+        ev.timestamp_ms,
+        ev.org,
+        action,
+        via,
+    );
+    state.put(keys::history(object, ev.event_seq), bytes);
 }
 
 /// [`crate::records::HistoryEntry`] with borrowed fields; serialises to the same bytes.
@@ -673,13 +701,7 @@ fn pack(
         contribution(child, &record, &mut delta, &mut total);
         record.parent = Some(parent.clone());
         save_object(state, ev, child, &mut record);
-        history(
-            state,
-            ev,
-            child,
-            HistoryAction::PackedInto(parent.clone()),
-            None,
-        );
+        history_ref(state, ev, child, ActionRef::PackedInto(parent), None);
         ev.count(child, &record, |c| &mut c.packed);
     }
     parent_record.children.extend(children.iter().cloned());
@@ -760,13 +782,7 @@ fn unpack(
         record.shipment = None;
         record.decommissioning = None;
         save_object(state, ev, child, &mut record);
-        history(
-            state,
-            ev,
-            child,
-            HistoryAction::UnpackedFrom(parent.clone()),
-            None,
-        );
+        history_ref(state, ev, child, ActionRef::UnpackedFrom(parent), None);
     }
     let before = parent_record.children.len();
     let removed: BTreeSet<&ObjectKey> = listed.iter().collect();
@@ -865,10 +881,7 @@ fn ship(
         record.in_transit_to = Some(receiver.clone());
         record.shipment = Some(id);
         save_object(state, ev, &root, &mut record);
-        let action = HistoryAction::Shipped {
-            to: receiver.clone(),
-        };
-        history(state, ev, &root, action, None);
+        history_ref(state, ev, &root, ActionRef::Shipped(&receiver), None);
         ev.count_all(&root, &record, |c| &mut c.shipped);
     }
     Ok(())

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use pedigree_chaincode::records::{ObjectRecord, ObjectStatus};
+use pedigree_chaincode::records::{HistoryEntry, ObjectRecord, ObjectStatus, UndoRecord};
 use pedigree_chaincode::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -137,12 +137,21 @@ fn check_invariants(state: &MemState) {
         .scan_prefix(b"obj/", u64::MAX)
         .into_iter()
         .map(|(k, v)| {
-            (
-                ObjectKey::read_key(&k[4..]).unwrap(),
-                codec::decode(&v).unwrap(),
-            )
+            let record: ObjectRecord = codec::decode(&v).unwrap();
+            // The rule book writes object records with a hand-written encoder: the
+            // stored bytes must be exactly the canonical (serde) encoding.
+            assert_eq!(codec::encode(&record), v, "object record not canonical");
+            (ObjectKey::read_key(&k[4..]).unwrap(), record)
         })
         .collect();
+    for (_, bytes) in state.scan_prefix(b"hist/", u64::MAX) {
+        let entry: HistoryEntry = codec::decode(&bytes).unwrap();
+        assert_eq!(codec::encode(&entry), bytes, "history entry not canonical");
+    }
+    for (_, bytes) in state.scan_prefix(b"undo/", u64::MAX) {
+        let undo: UndoRecord = codec::decode(&bytes).unwrap();
+        assert_eq!(codec::encode(&undo), bytes, "undo record not canonical");
+    }
     let mut parents_of: BTreeMap<ObjectKey, Vec<ObjectKey>> = BTreeMap::new();
     for (parent, record) in &records {
         assert!(
