@@ -20,6 +20,10 @@
 //! (the log is compacted only when the ledger has applied everything, see
 //! [`super::event_loop`]), and the node replays them at start.
 //!
+//! **Backpressure.** The loop counts the jobs outstanding; past
+//! [`super::event_loop::APPLY_BACKLOG_MAX`] it stops taking inputs until the applier has caught
+//! up by half, so a node that commits faster than it applies does not queue without bound.
+//!
 //! **Stopping.** When the loop drops its [`Applier`], the thread finishes every job already
 //! queued (accepted data is never dropped) and exits; [`Applier::finish`] waits for it.
 
@@ -172,6 +176,11 @@ impl Applier {
     /// True if every job sent has been reported done.
     pub fn idle(&self) -> bool {
         self.outstanding == 0
+    }
+
+    /// Jobs sent and not yet reported done.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
     }
 
     /// Lets the thread finish the queued jobs and waits for it (blocking: call from a

@@ -69,6 +69,10 @@ use super::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, LedgerConfig, LedgerError, LedgerTun
 use crate::net::{AllowList, InboundRequest, NetworkHandle, NetworkInbound};
 use crate::shutdown::Shutdown;
 
+/// Most committed entries handed to the applier and not yet applied; past it the loop waits
+/// for the applier to catch up by half (so memory stays bounded when applying is slower than
+/// committing, as on a node catching up).
+pub const APPLY_BACKLOG_MAX: usize = 1024;
 /// Most transactions waiting in the leader's pool.
 pub const POOL_TXS_MAX: usize = 65_536;
 /// Most submitted transactions waiting to be applied on one node.
@@ -366,7 +370,14 @@ impl EventLoop {
             // now, not at the next tick.
             let mut step = step.and_then(|()| self.propose_from_pool());
             if step.is_ok() && self.compaction_waits() {
-                step = self.drain_applier(&mut applied).await;
+                step = self.drain_applier(&mut applied, 0).await;
+            }
+            if step.is_ok() && self.applier_outstanding() > APPLY_BACKLOG_MAX {
+                // Applying falls behind committing: wait until half the backlog is applied
+                // (before the applier thread, every entry was applied in the loop itself).
+                step = self
+                    .drain_applier(&mut applied, APPLY_BACKLOG_MAX / 2)
+                    .await;
             }
             if let Err(error) = step {
                 tracing::error!(raft_id = self.raft_id, %error, "ledger stopped by a fatal error");
@@ -395,10 +406,19 @@ impl EventLoop {
         due && !self.applier.as_ref().is_some_and(Applier::idle)
     }
 
-    /// Processes the applier's reports until it is idle (and so compacts, see
-    /// [`EventLoop::maybe_compact`]).
-    async fn drain_applier(&mut self, applied: &mut mpsc::UnboundedReceiver<Done>) -> Result<()> {
-        while !self.applier.as_ref().is_some_and(Applier::idle) {
+    /// Jobs handed to the applier and not yet reported done.
+    fn applier_outstanding(&self) -> usize {
+        self.applier.as_ref().map_or(0, Applier::outstanding)
+    }
+
+    /// Processes the applier's reports until at most `left` jobs are outstanding (with 0, until
+    /// it is idle, and so compacts, see [`EventLoop::maybe_compact`]).
+    async fn drain_applier(
+        &mut self,
+        applied: &mut mpsc::UnboundedReceiver<Done>,
+        left: usize,
+    ) -> Result<()> {
+        while self.applier.is_none() || self.applier_outstanding() > left {
             match applied.recv().await {
                 Some(done) => self.on_applied(done)?,
                 None => return Err(LedgerError::Corrupt("the applier has stopped".into())),
