@@ -173,7 +173,27 @@ impl AppliedBlock {
 /// input is a recognised EPC URN or Digital Link, otherwise the trimmed input.
 pub fn normalize_epc(epc: &str) -> String {
     let epc = epc.trim();
+    if is_canonical_serial_dl(epc) {
+        return epc.to_string();
+    }
     pedigree_gs1::dl::canonical_for_hash(epc).unwrap_or_else(|_| epc.to_string())
+}
+
+/// True for `https://id.gs1.org/01/{14 digits}/21/{1 to 20 ASCII letters or digits}`, the
+/// shape of nearly every unit's EPC, which [`normalize_epc`] gives back unchanged: if
+/// `canonical_for_hash` accepts it, it writes the same GTIN and serial (its only qualifier)
+/// under the same stem, every character unreserved; if it refuses it, the input is kept.
+/// Spares parsing the Digital Link once per unit.
+fn is_canonical_serial_dl(epc: &str) -> bool {
+    let Some(rest) = epc.strip_prefix("https://id.gs1.org/01/") else {
+        return false;
+    };
+    let bytes = rest.as_bytes();
+    bytes.len() > 18
+        && bytes.len() <= 18 + 20
+        && bytes[..14].iter().all(u8::is_ascii_digit)
+        && &bytes[14..18] == b"/21/"
+        && bytes[18..].iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// The `event_by_epc` keys of the event stored as `seq`: one per distinct normalised EPC.
@@ -1070,6 +1090,41 @@ mod tests {
             };
             assert_eq!(codec::encode(&owned), codec::encode(&borrowed));
         }
+    }
+
+    /// The fast path of `normalize_epc` gives what `canonical_for_hash` gives.
+    #[test]
+    fn canonical_serial_digital_links_normalise_to_themselves() {
+        let inputs = [
+            "https://id.gs1.org/01/00614141107346/21/2018",
+            "https://id.gs1.org/01/00614141107345/21/2018",
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzW",
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzWV",
+            "https://id.gs1.org/01/00614141107346/21/",
+            "https://id.gs1.org/01/0061414110734/21/1",
+            "https://id.gs1.org/01/006141411073467/21/1",
+            "https://id.gs1.org/01/00614141107346/21/a-b",
+            "https://id.gs1.org/01/00614141107346/21/1/10/L1",
+            "https://id.gs1.org/01/00614141107346/10/L1/21/1",
+            "https://id.gs1.org/01/00614141107346/21/1?17=261231",
+            "https://example.com/01/00614141107346/21/1",
+            "  https://id.gs1.org/01/00614141107346/21/77  ",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "https://id.gs1.org/01/09506000134352/21/0",
+            "https://id.gs1.org/01/9506000134352/21/0",
+        ];
+        for input in inputs {
+            let trimmed = input.trim();
+            let slow = pedigree_gs1::dl::canonical_for_hash(trimmed)
+                .unwrap_or_else(|_| trimmed.to_string());
+            assert_eq!(normalize_epc(input), slow, "{input}");
+        }
+        assert!(is_canonical_serial_dl(
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzW"
+        ));
+        assert!(!is_canonical_serial_dl(
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzWV"
+        ));
     }
 
     /// The EPC index keys: one per distinct normalised EPC (parent included), `epc ‖ 0 ‖ seq`.
