@@ -88,7 +88,12 @@ impl Block {
 
 /// The hash of one receipt (a leaf item of `receipts_root`).
 pub fn receipt_hash(receipt: &Receipt) -> Digest32 {
-    codec::hash_parts(DOMAIN_RECEIPT, &[&codec::encode(receipt)])
+    receipt_hash_of_bytes(&codec::encode(receipt))
+}
+
+/// [`receipt_hash`] of a receipt already encoded (`codec::encode(receipt)`).
+pub fn receipt_hash_of_bytes(encoded: &[u8]) -> Digest32 {
+    codec::hash_parts(DOMAIN_RECEIPT, &[encoded])
 }
 
 /// `sha256(0x00 || item)`.

@@ -36,14 +36,16 @@ use pedigree_chaincode::codec::{self, Digest32};
 use pedigree_chaincode::receipt::Outcome;
 use pedigree_chaincode::state::Overlay;
 use pedigree_chaincode::{
-    BlockCtx, Genesis, Receipt, SignedTx, StateView, TxBody, VerifiedTx, apply_block, keys,
-    verify_batch,
+    BlockCtx, Genesis, Receipt, SignedTx, StateView, TxBody, VerifiedTx, VerifyError, apply_block,
+    keys, verify_batch,
 };
 use pedigree_epcis::model::EpcisEvent;
 use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb};
 use serde::{Deserialize, Serialize};
 
-use super::block::{Block, BlockHeader, MerkleProof, ZERO_HASH, merkle_root, receipt_hash};
+use super::block::{
+    Block, BlockHeader, MerkleProof, ZERO_HASH, merkle_root, receipt_hash_of_bytes,
+};
 use super::{LedgerError, Result};
 
 /// Key of the [`Head`] in the `meta` family.
@@ -130,6 +132,18 @@ pub struct StoredEventRecord {
     pub tx_id: Digest32,
 }
 
+/// [`StoredEventRecord`] with borrowed fields (same fields, same order): the same bytes
+/// without copying the event.
+#[derive(Serialize)]
+struct StoredEventRecordRef<'a> {
+    seq: u64,
+    event: &'a EpcisEvent,
+    event_hash_id: &'a str,
+    record_time_ms: u64,
+    block_height: u64,
+    tx_id: &'a Digest32,
+}
+
 /// A block with its receipts, as applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedBlock {
@@ -159,36 +173,69 @@ impl AppliedBlock {
 /// input is a recognised EPC URN or Digital Link, otherwise the trimmed input.
 pub fn normalize_epc(epc: &str) -> String {
     let epc = epc.trim();
+    if is_canonical_serial_dl(epc) {
+        return epc.to_string();
+    }
     pedigree_gs1::dl::canonical_for_hash(epc).unwrap_or_else(|_| epc.to_string())
 }
 
-fn event_epcs(event: &EpcisEvent) -> BTreeSet<String> {
-    let mut epcs = BTreeSet::new();
+/// True for `https://id.gs1.org/01/{14 digits}/21/{1 to 20 ASCII letters or digits}`, the
+/// shape of nearly every unit's EPC, which [`normalize_epc`] gives back unchanged: if
+/// `canonical_for_hash` accepts it, it writes the same GTIN and serial (its only qualifier)
+/// under the same stem, every character unreserved; if it refuses it, the input is kept.
+/// Spares parsing the Digital Link once per unit.
+fn is_canonical_serial_dl(epc: &str) -> bool {
+    let Some(rest) = epc.strip_prefix("https://id.gs1.org/01/") else {
+        return false;
+    };
+    let bytes = rest.as_bytes();
+    bytes.len() > 18
+        && bytes.len() <= 18 + 20
+        && bytes[..14].iter().all(u8::is_ascii_digit)
+        && &bytes[14..18] == b"/21/"
+        && bytes[18..].iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// The `event_by_epc` keys of the event stored as `seq`: one per distinct normalised EPC.
+fn event_epc_keys(event: &EpcisEvent, seq: u64) -> Vec<Vec<u8>> {
     let lists = [
         &event.epc_list,
         &event.child_epcs,
         &event.input_epc_list,
         &event.output_epc_list,
     ];
-    for list in lists.into_iter().flatten() {
-        epcs.extend(list.iter().map(|epc| normalize_epc(epc)));
-    }
-    if let Some(parent) = &event.parent_id {
-        epcs.insert(normalize_epc(parent));
-    }
-    epcs
+    let mut keys: Vec<Vec<u8>> = lists
+        .into_iter()
+        .flatten()
+        .flatten()
+        .chain(&event.parent_id)
+        .map(|epc| {
+            let mut key = normalize_epc(epc).into_bytes();
+            key.reserve_exact(9);
+            key.push(0);
+            key.extend_from_slice(&seq.to_be_bytes());
+            key
+        })
+        .collect();
+    // Keys end in the same 9 bytes, so equal keys are equal EPCs.
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The CBV 2.0 event hash id (`ni:///sha-256;{hex}?ver=CBV2.0`) of an event whose SHA-256
+/// event hash is `digest`: the string `pedigree_epcis::hash::event_hash_id` returns.
+fn event_hash_id_of(digest: &Digest32) -> String {
+    let mut id = String::with_capacity(14 + 64 + 11);
+    id.push_str("ni:///sha-256;");
+    id.push_str(&codec::to_hex(digest));
+    id.push_str("?ver=CBV2.0");
+    id
 }
 
 fn receipt_key(height: u64, index: u32) -> Vec<u8> {
     let mut key = height.to_be_bytes().to_vec();
     key.extend_from_slice(&index.to_be_bytes());
-    key
-}
-
-fn epc_key(epc: &str, seq: u64) -> Vec<u8> {
-    let mut key = epc.as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(&seq.to_be_bytes());
     key
 }
 
@@ -382,8 +429,15 @@ impl LedgerStore {
                     tracing::warn!(index, "skipping an undecodable block proposal");
                     continue;
                 };
-                let block = apply_proposal(&mut overlay, &next, proposal);
-                self.record_block(&block, &mut next, &mut written, &mut batch)?;
+                let (block, encoded_receipts) =
+                    apply_proposal(&mut overlay, &next, proposal, payload);
+                self.record_block(
+                    &block,
+                    encoded_receipts,
+                    &mut next,
+                    &mut written,
+                    &mut batch,
+                )?;
                 applied.push(block);
             }
             next.applied_index = index;
@@ -429,6 +483,7 @@ impl LedgerStore {
     fn record_block(
         &self,
         applied: &AppliedBlock,
+        encoded_receipts: Vec<Vec<u8>>,
         head: &mut Head,
         written: &mut EntryIndexes,
         batch: &mut LedgerBatch,
@@ -448,20 +503,23 @@ impl LedgerStore {
             header.height.to_be_bytes().to_vec(),
             applied.block.to_bytes(),
         );
-        for (position, (tx, receipt)) in applied.block.txs.iter().zip(&applied.receipts).enumerate()
+        assert_eq!(encoded_receipts.len(), applied.receipts.len());
+        for (position, ((tx, receipt), encoded)) in applied
+            .block
+            .txs
+            .iter()
+            .zip(&applied.receipts)
+            .zip(encoded_receipts)
+            .enumerate()
         {
             let index = u32::try_from(position).expect("blocks hold far fewer than 2^32 txs");
-            batch.put(
-                Cf::Receipts,
-                receipt_key(header.height, index),
-                codec::encode(receipt),
-            );
+            batch.put(Cf::Receipts, receipt_key(header.height, index), encoded);
             let tx_id = receipt.tx_id;
             // The index points at the accepted occurrence of a tx id if there is one (at most
             // one: the chaincode rejects replays), otherwise at the first occurrence.
             let known = match written.tx_locations.get(&tx_id) {
                 Some(accepted) => Some(*accepted),
-                None => self.db.get(Cf::TxIndex, &tx_id)?.map(|_| false),
+                None => self.db.contains(Cf::TxIndex, &tx_id)?.then_some(false),
             };
             if known.is_none() || (receipt.is_accepted() && known == Some(false)) {
                 let location = TxLocation {
@@ -476,7 +534,15 @@ impl LedgerStore {
                 && receipt.outcome == Outcome::Applied
             {
                 head.event_seq += 1;
-                self.record_event(event, head.event_seq, header, tx_id, written, batch)?;
+                self.record_event(
+                    event,
+                    receipt.event_hash.as_ref(),
+                    head.event_seq,
+                    header,
+                    &tx_id,
+                    written,
+                    batch,
+                )?;
             }
         }
         head.height = header.height;
@@ -486,41 +552,63 @@ impl LedgerStore {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn record_event(
         &self,
         event: &EpcisEvent,
+        event_hash: Option<&Digest32>,
         seq: u64,
         header: &BlockHeader,
-        tx_id: Digest32,
+        tx_id: &Digest32,
         written: &mut EntryIndexes,
         batch: &mut LedgerBatch,
     ) -> Result<()> {
-        let record = StoredEventRecord {
+        // The chaincode's event hash of an EPCIS event is the digest inside its CBV 2.0 hash
+        // id (`pedigree_chaincode::epcis::event_hash`); recomputing the pre-hash would only
+        // give the same string again.
+        let event_hash_id = match event_hash {
+            Some(digest) => event_hash_id_of(digest),
+            None => pedigree_epcis::hash::event_hash_id(event),
+        };
+        let seq_bytes = seq.to_be_bytes();
+        // First stored wins for the unique indexes.
+        if !written.event_hashes.contains(event_hash_id.as_bytes())
+            && !self
+                .db
+                .contains(Cf::EventByHash, event_hash_id.as_bytes())?
+        {
+            batch.put(
+                Cf::EventByHash,
+                event_hash_id.as_bytes().to_vec(),
+                seq_bytes.to_vec(),
+            );
+            written
+                .event_hashes
+                .insert(event_hash_id.as_bytes().to_vec());
+        }
+        if let Some(event_id) = &event.event_id
+            && !written.event_ids.contains(event_id.as_bytes())
+            && !self.db.contains(Cf::EventById, event_id.as_bytes())?
+        {
+            batch.put(
+                Cf::EventById,
+                event_id.as_bytes().to_vec(),
+                seq_bytes.to_vec(),
+            );
+            written.event_ids.insert(event_id.as_bytes().to_vec());
+        }
+        for key in event_epc_keys(event, seq) {
+            batch.put(Cf::EventByEpc, key, Vec::new());
+        }
+        let record = StoredEventRecordRef {
             seq,
-            event: event.clone(),
-            event_hash_id: pedigree_epcis::hash::event_hash_id(event),
+            event,
+            event_hash_id: &event_hash_id,
             record_time_ms: header.timestamp_ms,
             block_height: header.height,
             tx_id,
         };
-        let seq_bytes = seq.to_be_bytes().to_vec();
-        // First stored wins for the unique indexes.
-        let hash_key = (Cf::EventByHash, record.event_hash_id.as_bytes().to_vec());
-        let mut unique = vec![hash_key];
-        if let Some(event_id) = &event.event_id {
-            unique.push((Cf::EventById, event_id.as_bytes().to_vec()));
-        }
-        for (cf, key) in unique {
-            if !written.unique_keys.contains(&(cf, key.clone())) && self.db.get(cf, &key)?.is_none()
-            {
-                batch.put(cf, key.clone(), seq_bytes.clone());
-                written.unique_keys.insert((cf, key));
-            }
-        }
-        for epc in event_epcs(event) {
-            batch.put(Cf::EventByEpc, epc_key(&epc, seq), Vec::new());
-        }
-        batch.put(Cf::Events, seq_bytes, codec::encode(&record));
+        batch.put(Cf::Events, seq_bytes.to_vec(), codec::encode(&record));
         Ok(())
     }
 
@@ -761,40 +849,36 @@ pub struct KnownPeer {
 struct EntryIndexes {
     /// tx id → whether the indexed occurrence was accepted.
     tx_locations: BTreeMap<Digest32, bool>,
-    unique_keys: BTreeSet<(Cf, Vec<u8>)>,
+    /// `event_by_hash` keys.
+    event_hashes: BTreeSet<Vec<u8>>,
+    /// `event_by_id` keys.
+    event_ids: BTreeSet<Vec<u8>>,
 }
 
 /// Verifies and applies one proposal on top of `state`: the pure part of applying a block.
 /// Signature failures get a rejecting receipt without touching state; the chaincode applies
-/// the rest with block time `max(proposal time, previous block time)`.
+/// the rest with block time `max(proposal time, previous block time)`. `payload` is the
+/// proposal's encoding. Returns the block and its receipts encoded (as stored).
 fn apply_proposal(
     state: &mut impl StateView,
     head: &Head,
     proposal: BlockProposal,
-) -> AppliedBlock {
+    payload: &[u8],
+) -> (AppliedBlock, Vec<Vec<u8>>) {
     let height = head.height + 1;
     let timestamp_ms = proposal.timestamp_ms.max(head.timestamp_ms);
     let ctx = BlockCtx {
         height,
         timestamp_ms,
     };
-    let verdicts = verify_batch(proposal.txs.clone());
-    let mut verified: Vec<VerifiedTx> = Vec::with_capacity(verdicts.len());
-    let mut failures: BTreeMap<usize, Receipt> = BTreeMap::new();
-    for (position, (verdict, tx)) in verdicts.into_iter().zip(&proposal.txs).enumerate() {
+    let count = proposal.txs.len();
+    let mut verified: Vec<VerifiedTx> = Vec::with_capacity(count);
+    let mut failures: BTreeMap<usize, VerifyError> = BTreeMap::new();
+    for (position, verdict) in verify_batch(proposal.txs).into_iter().enumerate() {
         match verdict {
             Ok(tx) => verified.push(tx),
             Err(error) => {
-                failures.insert(
-                    position,
-                    Receipt {
-                        tx_id: tx.tx_id(),
-                        outcome: Outcome::BadSignature,
-                        message: format!("{SIGNATURE_FAILED_MESSAGE}: {error}"),
-                        event_hash: None,
-                        exceptions: Vec::new(),
-                    },
-                );
+                failures.insert(position, error);
             }
         }
     }
@@ -802,22 +886,62 @@ fn apply_proposal(
     assert_eq!(outcome.receipts.len(), verified.len(), "one receipt per tx");
     let stored_hash = state.get(keys::META_STATE_HASH);
     assert_eq!(stored_hash.as_deref(), Some(&outcome.state_hash[..]));
+    // The block's transactions: the verified ones given back, and those whose signature
+    // failed (rare) from decoding the payload again, instead of cloning every transaction
+    // before verifying.
+    let mut again = if failures.is_empty() {
+        None
+    } else {
+        let decoded: BlockProposal =
+            codec::decode(payload).expect("the payload decoded a moment ago");
+        Some(decoded.txs.into_iter())
+    };
     let mut applied_receipts = outcome.receipts.into_iter();
-    let receipts: Vec<Receipt> = (0..proposal.txs.len())
-        .map(|position| match failures.remove(&position) {
-            Some(receipt) => receipt,
-            None => applied_receipts
-                .next()
-                .expect("one receipt per verified tx"),
-        })
-        .collect();
+    let mut verified = verified.into_iter();
+    let mut txs: Vec<SignedTx> = Vec::with_capacity(count);
+    let mut tx_ids: Vec<Digest32> = Vec::with_capacity(count);
+    let mut receipts: Vec<Receipt> = Vec::with_capacity(count);
+    for position in 0..count {
+        let decoded = again
+            .as_mut()
+            .map(|txs| txs.next().expect("the same transactions"));
+        match failures.remove(&position) {
+            Some(error) => {
+                let tx = decoded.expect("decoded again on a failure");
+                let tx_id = tx.tx_id();
+                receipts.push(Receipt {
+                    tx_id,
+                    outcome: Outcome::BadSignature,
+                    message: format!("{SIGNATURE_FAILED_MESSAGE}: {error}"),
+                    event_hash: None,
+                    exceptions: Vec::new(),
+                });
+                tx_ids.push(tx_id);
+                txs.push(tx);
+            }
+            None => {
+                let tx = verified.next().expect("one verified tx per success");
+                receipts.push(
+                    applied_receipts
+                        .next()
+                        .expect("one receipt per verified tx"),
+                );
+                tx_ids.push(*tx.tx_id());
+                txs.push(tx.into_signed());
+            }
+        }
+    }
     assert!(applied_receipts.next().is_none());
+    assert!(verified.next().is_none());
     let governance_changed = !outcome.governance_activations.is_empty()
-        || proposal.txs.iter().zip(&receipts).any(|(tx, receipt)| {
+        || txs.iter().zip(&receipts).any(|(tx, receipt)| {
             matches!(tx.envelope.body, TxBody::Governance(_)) && receipt.is_accepted()
         });
-    let tx_ids: Vec<Digest32> = proposal.txs.iter().map(SignedTx::tx_id).collect();
-    let receipt_hashes: Vec<Digest32> = receipts.iter().map(receipt_hash).collect();
+    let encoded_receipts: Vec<Vec<u8>> = receipts.iter().map(codec::encode).collect();
+    let receipt_hashes: Vec<Digest32> = encoded_receipts
+        .iter()
+        .map(|bytes| receipt_hash_of_bytes(bytes))
+        .collect();
     let header = BlockHeader {
         height,
         previous_hash: head.block_hash,
@@ -827,16 +951,14 @@ fn apply_proposal(
         timestamp_ms,
         proposer: proposal.proposer,
     };
-    let block = Block {
-        header,
-        txs: proposal.txs,
-    };
-    AppliedBlock {
+    let block = Block { header, txs };
+    let applied = AppliedBlock {
         hash: block.hash(),
         block,
         receipts,
         governance_changed,
-    }
+    };
+    (applied, encoded_receipts)
 }
 
 #[cfg(test)]
@@ -920,6 +1042,114 @@ mod tests {
             txs,
         }
         .to_bytes()
+    }
+
+    fn epcis_events() -> Vec<EpcisEvent> {
+        let text = r#"{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+            "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+            "epcisBody": {"eventList": [
+              {"type": "ObjectEvent", "eventTime": "2026-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00",
+               "eventID": "urn:uuid:8f1f5f5e-0000-4000-8000-000000000001",
+               "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/00614141107346/21/2018",
+                           "urn:epc:id:sgtin:0614141.107346.2017", "not an epc"],
+               "action": "ADD", "bizStep": "commissioning", "disposition": "active",
+               "readPoint": {"id": "urn:epc:id:sgln:0614141.00000.0"}},
+              {"type": "AggregationEvent", "eventTime": "2026-01-01T00:00:01Z", "eventTimeZoneOffset": "+01:00",
+               "parentID": "urn:epc:id:sscc:0614141.1234567890",
+               "childEPCs": ["urn:epc:id:sgtin:0614141.107346.2017"],
+               "action": "ADD", "bizStep": "packing"}
+            ]}}"#;
+        pedigree_epcis::json::parse_document(text)
+            .expect("valid document")
+            .events
+    }
+
+    /// The event store's record encodes through its borrowing twin to the owned record's
+    /// bytes, and its hash id, built from the chaincode's event hash, is the CBV 2.0 one.
+    #[test]
+    fn stored_event_records_encode_as_before() {
+        for event in epcis_events() {
+            let event_hash = pedigree_chaincode::epcis::event_hash(&event);
+            let event_hash_id = event_hash_id_of(&event_hash);
+            assert_eq!(event_hash_id, pedigree_epcis::hash::event_hash_id(&event));
+            let owned = StoredEventRecord {
+                seq: 1 << 33,
+                event: event.clone(),
+                event_hash_id: event_hash_id.clone(),
+                record_time_ms: 1_767_225_600_000,
+                block_height: 300,
+                tx_id: [9; 32],
+            };
+            let borrowed = StoredEventRecordRef {
+                seq: owned.seq,
+                event: &event,
+                event_hash_id: &event_hash_id,
+                record_time_ms: owned.record_time_ms,
+                block_height: owned.block_height,
+                tx_id: &owned.tx_id,
+            };
+            assert_eq!(codec::encode(&owned), codec::encode(&borrowed));
+        }
+    }
+
+    /// The fast path of `normalize_epc` gives what `canonical_for_hash` gives.
+    #[test]
+    fn canonical_serial_digital_links_normalise_to_themselves() {
+        let inputs = [
+            "https://id.gs1.org/01/00614141107346/21/2018",
+            "https://id.gs1.org/01/00614141107345/21/2018",
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzW",
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzWV",
+            "https://id.gs1.org/01/00614141107346/21/",
+            "https://id.gs1.org/01/0061414110734/21/1",
+            "https://id.gs1.org/01/006141411073467/21/1",
+            "https://id.gs1.org/01/00614141107346/21/a-b",
+            "https://id.gs1.org/01/00614141107346/21/1/10/L1",
+            "https://id.gs1.org/01/00614141107346/10/L1/21/1",
+            "https://id.gs1.org/01/00614141107346/21/1?17=261231",
+            "https://example.com/01/00614141107346/21/1",
+            "  https://id.gs1.org/01/00614141107346/21/77  ",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "https://id.gs1.org/01/09506000134352/21/0",
+            "https://id.gs1.org/01/9506000134352/21/0",
+        ];
+        for input in inputs {
+            let trimmed = input.trim();
+            let slow = pedigree_gs1::dl::canonical_for_hash(trimmed)
+                .unwrap_or_else(|_| trimmed.to_string());
+            assert_eq!(normalize_epc(input), slow, "{input}");
+        }
+        assert!(is_canonical_serial_dl(
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzW"
+        ));
+        assert!(!is_canonical_serial_dl(
+            "https://id.gs1.org/01/00614141107346/21/ABCdef0123456789xyzWV"
+        ));
+    }
+
+    /// The EPC index keys: one per distinct normalised EPC (parent included), `epc ‖ 0 ‖ seq`.
+    #[test]
+    fn epc_index_keys_are_the_distinct_normalised_epcs() {
+        let events = epcis_events();
+        let key = |epc: &str| {
+            let mut key = normalize_epc(epc).into_bytes();
+            key.push(0);
+            key.extend_from_slice(&7u64.to_be_bytes());
+            key
+        };
+        let mut expected = vec![
+            key("urn:epc:id:sgtin:0614141.107346.2017"),
+            key("https://id.gs1.org/01/00614141107346/21/2018"),
+            key("not an epc"),
+        ];
+        expected.sort();
+        assert_eq!(event_epc_keys(&events[0], 7), expected);
+        let mut expected = vec![
+            key("urn:epc:id:sscc:0614141.1234567890"),
+            key("urn:epc:id:sgtin:0614141.107346.2017"),
+        ];
+        expected.sort();
+        assert_eq!(event_epc_keys(&events[1], 7), expected);
     }
 
     /// Entries applied in one group write the same ledger, byte for byte, as the same entries

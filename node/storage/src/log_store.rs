@@ -337,8 +337,12 @@ impl LogStore for RocksLogStore {
                 start <= last_index + 1,
                 "append {start} leaves a gap after {last_index}"
             );
-            // Truncate the conflicting suffix, then write the new entries.
-            batch.delete_range(entry_key(start), entry_key(u64::MAX));
+            // Truncate the conflicting suffix, then write the new entries. A plain append
+            // (nothing stored at or after `start`) deletes nothing: no range tombstone, which
+            // every later read of the memtable would otherwise have to fragment and check.
+            if start <= last_index {
+                batch.delete_range(entry_key(start), entry_key(u64::MAX));
+            }
             for (offset, entry) in write.entries.iter().enumerate() {
                 assert_eq!(
                     entry.index,

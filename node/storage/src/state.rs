@@ -98,10 +98,8 @@ impl Cf {
     }
 
     fn tag(self) -> u8 {
-        Cf::ALL
-            .iter()
-            .position(|cf| *cf == self)
-            .expect("every Cf is in ALL") as u8
+        // The declaration order is the order of `ALL` (checked by a test).
+        self as u8
     }
 
     fn from_tag(tag: u8) -> Option<Cf> {
@@ -220,6 +218,15 @@ impl LedgerDb {
         Ok(self.db.get_cf(self.handle(cf), key)?)
     }
 
+    /// True if `cf` holds `key` (without copying its value).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn contains(&self, cf: Cf, key: &[u8]) -> Result<bool> {
+        Ok(self.db.get_pinned_cf(self.handle(cf), key)?.is_some())
+    }
+
     /// Up to `limit` entries of `cf` with `start <= key < end`, ascending.
     ///
     /// # Errors
@@ -281,13 +288,19 @@ impl LedgerDb {
     ///
     /// RocksDB failures; nothing was written. The caller must treat this as fatal.
     pub fn write(&self, batch: LedgerBatch) -> Result<()> {
+        // The handles are looked up by name once per write, not once per operation.
+        // (`WriteBatch::with_capacity_bytes` would spare the batch's regrowths, but Debian's
+        // librocksdb 7.8 lacks `rocksdb_writebatch_create_with_params`.)
+        let handles = Cf::ALL.map(|cf| self.handle(cf));
         let mut write_batch = WriteBatch::default();
-        for (cf, key, value) in batch.operations {
+        for (cf, key, value) in &batch.operations {
+            let handle = handles[usize::from(cf.tag())];
             match value {
-                Some(value) => write_batch.put_cf(self.handle(cf), key, value),
-                None => write_batch.delete_cf(self.handle(cf), key),
+                Some(value) => write_batch.put_cf(handle, key, value),
+                None => write_batch.delete_cf(handle, key),
             }
         }
+        drop(batch);
         let mut options = WriteOptions::default();
         options.set_sync(self.sync);
         self.db.write_opt(write_batch, &options)?;
@@ -473,6 +486,14 @@ impl StateView for StateReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_are_positions_in_all() {
+        for (position, cf) in Cf::ALL.iter().enumerate() {
+            assert_eq!(usize::from(cf.tag()), position);
+            assert_eq!(Cf::from_tag(cf.tag()), Some(*cf));
+        }
+    }
 
     #[test]
     fn batch_is_atomic_and_export_round_trips() {
