@@ -223,7 +223,12 @@ impl LogStore for MemLogStore {
             return Err(raft::Error::Store(StorageError::Unavailable));
         }
         let index = snapshot.get_metadata().index;
-        if index <= self.snapshot_index() {
+        if !crate::store::replaces_stored(
+            index,
+            &snapshot.data,
+            self.snapshot_index(),
+            &self.snapshot.data,
+        ) {
             return Ok(());
         }
         assert!(

@@ -240,11 +240,22 @@ pub enum Input {
     /// Start an election now.
     Campaign,
     /// The state machine's snapshot at the last applied index: store it and compact the log.
+    /// `data` may be [`DEFERRED_SNAPSHOT`]: the log is compacted without the state machine's
+    /// bytes, and when a follower needs the snapshot the output says `snapshot_wanted`, the
+    /// caller compacts again with real bytes (which replace the deferred snapshot, even at the
+    /// same index), and raft-rs retries.
     Compact {
-        /// Snapshot bytes produced by the state machine.
+        /// Snapshot bytes produced by the state machine, or [`DEFERRED_SNAPSHOT`].
         data: Vec<u8>,
     },
 }
+
+/// The data of a snapshot whose state-machine bytes were not produced ([`Input::Compact`]):
+/// periodic log compaction then costs nothing, and the state machine exports itself only when
+/// a follower actually needs a snapshot. Never sent to a peer; after a restart the replica
+/// hands it to the state machine like any stored snapshot, whose own state is at or past its
+/// index (it was taken when the state machine had applied that far).
+pub const DEFERRED_SNAPSHOT: &[u8] = b"\0deferred snapshot: state machine bytes not produced\0";
 
 /// Something the caller must apply to its state machine, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -371,7 +382,7 @@ impl<S: LogStore> raft::Storage for StoreAdapter<S> {
                 ]
                 .iter()
                 .any(|ids| ids.contains(&to));
-                if includes {
+                if includes && snapshot.data != DEFERRED_SNAPSHOT {
                     Ok(snapshot)
                 } else {
                     self.snapshot_wanted.set(true);
@@ -1158,9 +1169,11 @@ impl<S: LogStore> Replica<S> {
     fn compact(&mut self, data: Vec<u8>) -> Result<()> {
         let index = self.applied_index;
         let stored = self.store().latest_snapshot().map_err(Error::Store)?;
+        let replaces =
+            crate::store::replaces_stored(index, &data, stored.get_metadata().index, &stored.data);
         // While committed conf changes are being replayed after a restart, `conf_state` is
         // ahead of `applied_index` and would make a wrong snapshot; wait until replay ends.
-        if index <= stored.get_metadata().index || index < self.conf_state_index {
+        if !replaces || index < self.conf_state_index {
             return Ok(());
         }
         assert_eq!(

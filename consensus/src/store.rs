@@ -67,7 +67,9 @@ pub trait LogStore: raft::Storage {
     /// Stores a snapshot created locally by the state machine and discards every entry up to and
     /// including its index, keeping the entries after it. The snapshot's metadata must name an
     /// index in `first_index() - 1..=last_index()` with the term stored for it; a snapshot not
-    /// newer than the stored one is ignored.
+    /// newer than the stored one is ignored, except that a snapshot with data replaces a
+    /// [deferred](crate::replica::DEFERRED_SNAPSHOT) one at the same index
+    /// ([`replaces_stored`]).
     ///
     /// # Errors
     ///
@@ -137,4 +139,12 @@ pub trait LogStore: raft::Storage {
             ..LogWrite::default()
         })
     }
+}
+
+/// True if `snapshot` (at `index` with `data`) should replace the stored snapshot at
+/// `stored_index` holding `stored_data`: it is newer, or it brings the data of a deferred
+/// snapshot at the same index. Both log stores decide with this.
+pub fn replaces_stored(index: u64, data: &[u8], stored_index: u64, stored_data: &[u8]) -> bool {
+    let deferred = crate::replica::DEFERRED_SNAPSHOT;
+    index > stored_index || (index == stored_index && stored_data == deferred && data != deferred)
 }

@@ -8,7 +8,7 @@
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, Storage, StorageError};
 
-use crate::replica::bootstrap_snapshot;
+use crate::replica::{DEFERRED_SNAPSHOT, bootstrap_snapshot};
 use crate::store::{LogStore, LogWrite};
 
 /// Creates and reopens stores for the suite.
@@ -30,6 +30,7 @@ pub fn run_all<H: StoreHarness>(harness: &mut H) {
     hard_state_and_conf_state(harness);
     write_is_combined(harness);
     compact_keeps_suffix(harness);
+    deferred_snapshot_is_replaced_by_data(harness);
     install_snapshot_replaces_log(harness);
     reopen_recovers_everything(harness);
 }
@@ -276,6 +277,36 @@ fn compact_keeps_suffix<H: StoreHarness>(harness: &mut H) {
     );
     store.append(&entries(9..=9, 4)).unwrap();
     assert_eq!(store.term(9).unwrap(), 4);
+}
+
+/// A deferred snapshot compacts like any other; a snapshot with data at the same index replaces
+/// it (and survives a reopen), while a deferred one never replaces data at the same index.
+fn deferred_snapshot_is_replaced_by_data<H: StoreHarness>(harness: &mut H) {
+    let mut store = bootstrapped(harness);
+    store.append(&entries(2..=8, 3)).unwrap();
+    let deferred = snapshot_at(5, 3, vec![1, 2, 3], DEFERRED_SNAPSHOT);
+    store.compact(deferred.clone()).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap(), deferred);
+    assert_eq!(store.first_index().unwrap(), 6);
+    let real = snapshot_at(5, 3, vec![1, 2, 3], b"state at 5");
+    store.compact(real.clone()).unwrap();
+    assert_eq!(store.latest_snapshot().unwrap(), real);
+    assert_eq!(
+        (store.first_index().unwrap(), store.last_index().unwrap()),
+        (6, 8)
+    );
+    store.compact(deferred).unwrap();
+    assert_eq!(
+        store.latest_snapshot().unwrap(),
+        real,
+        "data is never dropped"
+    );
+    let store = harness.reopen(store);
+    assert_eq!(store.latest_snapshot().unwrap(), real);
+    assert_eq!(
+        store.entries(6, 9, None, context()).unwrap(),
+        entries(6..=8, 3)
+    );
 }
 
 fn install_snapshot_replaces_log<H: StoreHarness>(harness: &mut H) {

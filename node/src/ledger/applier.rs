@@ -32,6 +32,7 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use pedigree_consensus::DEFERRED_SNAPSHOT;
 use pedigree_consensus::eraftpb::ConfState;
 use tokio::sync::mpsc;
 
@@ -244,10 +245,17 @@ fn run(
             }
             Job::Restore { index, data } => {
                 let new = index > head.applied_index;
-                let result = if new {
-                    store.restore(&mut head, index, &data)
-                } else {
+                let result = if !new {
                     Ok(())
+                } else if data == DEFERRED_SNAPSHOT {
+                    // Only this node's own log holds deferred snapshots, taken when the ledger
+                    // had applied that far; a ledger behind one has lost writes.
+                    Err(LedgerError::Corrupt(format!(
+                        "the log was compacted to index {index} but the ledger is at {}",
+                        head.applied_index
+                    )))
+                } else {
+                    store.restore(&mut head, index, &data)
                 };
                 result.map(|()| Done::Restored {
                     head: head.clone(),

@@ -51,8 +51,8 @@ use libp2p::PeerId;
 use pedigree_chaincode::SignedTx;
 use pedigree_chaincode::codec::{self, Digest32};
 use pedigree_consensus::{
-    Apply, Input, LogStore, MembershipChange, Output, ProposalFate, Replica, ReplicaConfig, Role,
-    bootstrap_snapshot, wire,
+    Apply, DEFERRED_SNAPSHOT, Input, LogStore, MembershipChange, Output, ProposalFate, Replica,
+    ReplicaConfig, Role, bootstrap_snapshot, wire,
 };
 use pedigree_storage::{RocksLogStore, RocksLogStoreOptions};
 use serde::{Deserialize, Serialize};
@@ -479,8 +479,9 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Compacts the log into a snapshot of the ledger if one is due (every
-    /// `compact_entries` applied entries, or Raft wants a fresh one) and the ledger stands
+    /// Compacts the log if due: every `compact_entries` applied entries with a deferred
+    /// snapshot (no ledger export), or with a snapshot of the ledger when Raft wants one for a
+    /// follower. Only when the ledger stands
     /// exactly where the replica does: nothing handed to the applier is outstanding and the
     /// applied indexes agree (while entries are replayed after a restart the replica's trails
     /// the ledger's; a snapshot then would claim the wrong index). Otherwise it waits for such a
@@ -493,8 +494,15 @@ impl EventLoop {
         let idle = self.applier.as_ref().is_some_and(Applier::idle);
         let in_step = self.replica.status().applied_index == self.head.applied_index;
         if idle && in_step {
+            // Periodic compaction stores a deferred snapshot: exporting the whole ledger into
+            // memory every `compact_entries` entries on every node would cost gigabytes once
+            // the ledger is large. The ledger is exported only when a follower needs it.
+            let data = if self.snapshot_wanted {
+                self.store.export()?
+            } else {
+                DEFERRED_SNAPSHOT.to_vec()
+            };
             self.snapshot_wanted = false;
-            let data = self.store.export()?;
             self.applied_since_compact = 0;
             LedgerMetrics::bump(&self.metrics.snapshots_taken, 1);
             tracing::debug!(

@@ -387,8 +387,20 @@ impl LogStore for RocksLogStore {
 
     fn compact(&mut self, snapshot: Snapshot) -> raft::Result<()> {
         let metadata = snapshot.get_metadata().clone();
-        if metadata.index <= self.snapshot_metadata.index {
+        if metadata.index < self.snapshot_metadata.index {
             return Ok(());
+        }
+        if metadata.index == self.snapshot_metadata.index {
+            // Only the data of a deferred snapshot is ever replaced at the same index.
+            let stored = self.latest_snapshot()?;
+            if !pedigree_consensus::replaces_stored(
+                metadata.index,
+                &snapshot.data,
+                metadata.index,
+                &stored.data,
+            ) {
+                return Ok(());
+            }
         }
         assert!(
             metadata.index <= self.last_index,

@@ -168,14 +168,16 @@ pub const BLOCK_CACHE_BYTES: usize = 128 * 1024 * 1024;
 ///   to SST files written by flushes and compactions.
 /// - A Bloom filter per SST file (10 bits per key, about 1 % false positives) and one per
 ///   memtable (whole keys), so a look-up for an absent key skips the files and the memtable's
-///   skip list instead of searching them; filters and indexes live in the shared block cache.
+///   skip list instead of searching them. Filters and indexes stay in each table reader's
+///   memory (RocksDB's default), not in the block cache: a full filter of a large SST file is
+///   bigger than one shard of the cache, would never stay there, and was read from the file and
+///   checksummed again on every look-up (that stalled loading 10 million units).
+/// - Data blocks share one LRU block cache.
 fn family_options(cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
     table.set_whole_key_filtering(true);
-    table.set_cache_index_and_filter_blocks(true);
-    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut family = Options::default();
     family.set_compression_type(DBCompressionType::Lz4);
     family.set_block_based_table_factory(&table);
