@@ -15,9 +15,11 @@
 //!    `--events-per-request` commissioning events of 100 units each.
 //! 5. **load** — commissioning events of `--load-units-per-event` units until the ledger holds
 //!    `--serials` units.
-//! 6. **verify** — `GET /verify/gtin/../lot/../ser/..?exp=..` of random committed serials on
-//!    one node over `--verify-connections` keep-alive HTTP/1.1 connections (a minimal client,
-//!    one request in flight per connection, like `wrk`), with the network otherwise idle.
+//! 6. **verify** — after the nodes have settled (together under a quarter of a core, at most
+//!    5 minutes: RocksDB compacts in the background after the load),
+//!    `GET /verify/gtin/../lot/../ser/..?exp=..` of random committed serials on one node over
+//!    `--verify-connections` keep-alive HTTP/1.1 connections (a minimal client, one request
+//!    in flight per connection, like `wrk`), with the network otherwise idle.
 //! 7. **disk** — the nodes are stopped, each node's `data/` is measured, every RocksDB is
 //!    flushed and compacted offline (same options as the node), and measured again; bytes ÷
 //!    units on the ledger.
@@ -52,6 +54,12 @@ pub const UNITS_PER_EVENT: usize = 100;
 const EXPIRY: (&str, &str) = ("2028-12-31", "281231");
 /// Units per lot (a lot per 10,000 serials, as a line would run).
 const UNITS_PER_LOT: u64 = 10_000;
+/// Before verification the nodes must use less than this many cores together (idle network).
+const SETTLE_CORES: f64 = 0.25;
+/// Over samples of this length.
+const SETTLE_SAMPLE: Duration = Duration::from_secs(2);
+/// The longest wait for the nodes to settle.
+const SETTLE_MAX: Duration = Duration::from_secs(300);
 /// Most requests outstanding in an open-loop phase before it is declared overloaded.
 const OPEN_LOOP_OUTSTANDING_MAX: usize = 2_000;
 
@@ -251,6 +259,22 @@ struct Meter {
 }
 
 impl Meter {
+    /// Waits until the nodes together use less than [`SETTLE_CORES`] of CPU over
+    /// [`SETTLE_SAMPLE`] (after a bulk load RocksDB compacts in the background for a while on
+    /// every node), at most [`SETTLE_MAX`]; returns how long it waited.
+    async fn settle(&self) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < SETTLE_MAX {
+            let mark = self.mark();
+            tokio::time::sleep(SETTLE_SAMPLE).await;
+            let cpu = self.since(&mark);
+            if cpu.nodes_cpu_s / cpu.wall_s < SETTLE_CORES {
+                break;
+            }
+        }
+        started.elapsed()
+    }
+
     fn mark(&self) -> CpuMark {
         CpuMark {
             at: Instant::now(),
@@ -1021,6 +1045,8 @@ pub struct BenchReport {
     /// Benchmark units accepted on the ledger in total (from the receipts; a request that
     /// failed on the client side is not counted even if its transactions committed).
     pub units_on_ledger: u64,
+    /// Seconds waited before verification for the nodes to go idle (background compaction).
+    pub settle_s: f64,
     /// The verification phase.
     pub verify: Option<VerifyPhase>,
     /// Disk use per node.
@@ -1280,6 +1306,17 @@ async fn measure(
     if committed.is_empty() {
         bail!("no unit was committed; nothing to verify");
     }
+    let settle = run.meter.settle().await;
+    eprintln!(
+        "bench: the nodes settled after {:.0} s (background compaction after the load){}",
+        settle.as_secs_f64(),
+        if settle >= SETTLE_MAX {
+            "; still busy, measuring anyway"
+        } else {
+            ""
+        }
+    );
+    report.settle_s = settle.as_secs_f64();
     let verify = verify_phase(
         &verify_node,
         &serials,
@@ -1369,7 +1406,7 @@ pub fn table(report: &BenchReport) -> String {
         let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "verify on {} ({} serials on the ledger, {} keep-alive connections): {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} of {} verified; {} errors; node CPU {:.1} s, generator CPU {:.1} s in {:.1} s; load {:.2}",
+            "verify on {} ({} serials on the ledger, {} keep-alive connections): {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} of {} verified; {} errors; node CPU {:.1} s, generator CPU {:.1} s in {:.1} s; load {:.2}; measured after the nodes settled for {:.0} s",
             v.node,
             v.serials_on_ledger,
             v.connections,
@@ -1383,7 +1420,8 @@ pub fn table(report: &BenchReport) -> String {
             v.cpu.nodes_cpu_s,
             v.cpu.generator_cpu_s,
             v.cpu.wall_s,
-            v.cpu.loadavg_1m
+            v.cpu.loadavg_1m,
+            report.settle_s
         );
     }
     if !report.disk.is_empty() {
