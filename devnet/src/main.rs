@@ -139,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 for s in &states {
                     println!(
-                        "{:6} {} running={} leader={} height={} {}",
+                        "{:6} {} running={} has_leader={} height={} {}",
                         s.org,
                         s.api_url,
                         s.running,

@@ -528,7 +528,9 @@ fn devnet_up_commands_plant_and_down() {
     let status = devnet.command(&["status"], COMMAND_DEADLINE);
     assert!(status.status.success(), "{}", text(&status));
     assert_eq!(
-        text(&status).matches("running=true leader=true").count(),
+        text(&status)
+            .matches("running=true has_leader=true")
+            .count(),
         5,
         "{}",
         text(&status)
