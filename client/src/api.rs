@@ -312,7 +312,7 @@ const EVENT_HASH_KEYS: [&str; 4] = [
 
 /// The CBV 2.0 event hash ID (`ni:///sha-256;<hex>?ver=CBV2.0`) of an event hash digest.
 pub fn event_hash_id(digest: &[u8; 32]) -> String {
-    format!("ni:///sha-256;{}?ver=CBV2.0", hex::encode(digest))
+    pedigree_epcis::hash::sha256_hash_id(digest)
 }
 
 /// 32 integers 0..=255: a digest the node serialised as a byte array.

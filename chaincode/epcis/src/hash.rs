@@ -207,15 +207,26 @@ pub fn event_hash_id_with(event: &EpcisEvent, options: &HashOptions) -> String {
 
 /// The `ni:///{alg};{hex}?ver=CBV2.0` URI of a pre-hash string.
 pub fn hash_id_of_pre_hash(pre_hash: &str, algorithm: HashAlgorithm) -> String {
+    let bytes = pre_hash.as_bytes();
+    match algorithm {
+        HashAlgorithm::Sha256 => hash_id_of_digest(algorithm, &Sha256::digest(bytes)),
+        HashAlgorithm::Sha384 => hash_id_of_digest(algorithm, &Sha384::digest(bytes)),
+        HashAlgorithm::Sha512 => hash_id_of_digest(algorithm, &Sha512::digest(bytes)),
+    }
+}
+
+/// The hash ID `ni:///sha-256;{hex}?ver=CBV2.0` of a SHA-256 event hash, such as
+/// [`event_hash_sha256`] returns: [`event_hash_id`] without hashing again.
+pub fn sha256_hash_id(digest: &[u8; 32]) -> String {
+    hash_id_of_digest(HashAlgorithm::Sha256, digest)
+}
+
+fn hash_id_of_digest(algorithm: HashAlgorithm, digest: &[u8]) -> String {
     let mut s = String::with_capacity(160);
     s.push_str("ni:///");
     s.push_str(algorithm.ni_name());
     s.push(';');
-    match algorithm {
-        HashAlgorithm::Sha256 => push_hex(&mut s, &Sha256::digest(pre_hash.as_bytes())),
-        HashAlgorithm::Sha384 => push_hex(&mut s, &Sha384::digest(pre_hash.as_bytes())),
-        HashAlgorithm::Sha512 => push_hex(&mut s, &Sha512::digest(pre_hash.as_bytes())),
-    }
+    push_hex(&mut s, digest);
     s.push_str("?ver=CBV2.0");
     s
 }

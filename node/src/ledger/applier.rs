@@ -162,9 +162,7 @@ impl Applier {
     ///
     /// The applier has stopped (after reporting [`Done::Failed`]).
     pub fn send(&mut self, job: Job) -> Result<()> {
-        self.jobs
-            .send(job)
-            .map_err(|_| LedgerError::Corrupt("the applier has stopped".into()))?;
+        self.jobs.send(job).map_err(|_| applier_stopped())?;
         self.outstanding += 1;
         Ok(())
     }
@@ -172,11 +170,6 @@ impl Applier {
     /// Records a report received from the applier.
     pub fn received(&mut self, done: &Done) {
         self.outstanding = self.outstanding.saturating_sub(done.jobs());
-    }
-
-    /// True if every job sent has been reported done.
-    pub fn idle(&self) -> bool {
-        self.outstanding == 0
     }
 
     /// Jobs sent and not yet reported done.
@@ -192,6 +185,12 @@ impl Applier {
             tracing::error!("the applier thread panicked");
         }
     }
+}
+
+/// The error of a call that needs the applier after it stopped (it reported
+/// [`Done::Failed`] first, or the loop is shutting down).
+pub fn applier_stopped() -> LedgerError {
+    LedgerError::Corrupt("the applier has stopped".into())
 }
 
 fn run(

@@ -60,7 +60,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::applier::{Applier, Done, Job};
+use super::applier::{Applier, Done, Job, applier_stopped};
 use super::handle::{COMMANDS_QUEUED_MAX, Command, LedgerHandle, LedgerMetrics, LedgerStatus};
 use super::peers::{PeerEntry, PeerMap, desired_members};
 use super::reconcile::{DesiredConf, next_change};
@@ -399,11 +399,16 @@ impl EventLoop {
         tracing::info!(raft_id = self.raft_id, "ledger event loop stopped");
     }
 
+    /// True if the log should be compacted: every `compact_entries` applied entries, or when
+    /// Raft wants a snapshot for a follower.
+    fn compaction_due(&self) -> bool {
+        self.snapshot_wanted || self.applied_since_compact >= self.tuning.compact_entries
+    }
+
     /// True if a compaction is due but the applier still has work: the loop then waits for
     /// it (once per `compact_entries` entries, so the Raft log stays bounded under any load).
     fn compaction_waits(&self) -> bool {
-        let due = self.snapshot_wanted || self.applied_since_compact >= self.tuning.compact_entries;
-        due && !self.applier.as_ref().is_some_and(Applier::idle)
+        self.compaction_due() && self.applier_outstanding() > 0
     }
 
     /// Jobs handed to the applier and not yet reported done.
@@ -418,10 +423,10 @@ impl EventLoop {
         applied: &mut mpsc::UnboundedReceiver<Done>,
         left: usize,
     ) -> Result<()> {
-        while self.applier.is_none() || self.applier_outstanding() > left {
+        while self.applier_outstanding() > left {
             match applied.recv().await {
                 Some(done) => self.on_applied(done)?,
-                None => return Err(LedgerError::Corrupt("the applier has stopped".into())),
+                None => return Err(applier_stopped()),
             }
         }
         Ok(())
@@ -487,11 +492,10 @@ impl EventLoop {
     /// the ledger's; a snapshot then would claim the wrong index). Otherwise it waits for such a
     /// point; the applier is idle then, so the export reads a quiet store.
     fn maybe_compact(&mut self) -> Result<()> {
-        let compact_due = self.applied_since_compact >= self.tuning.compact_entries;
-        if !(self.snapshot_wanted || compact_due) {
+        if !self.compaction_due() {
             return Ok(());
         }
-        let idle = self.applier.as_ref().is_some_and(Applier::idle);
+        let idle = self.applier.is_some() && self.applier_outstanding() == 0;
         let in_step = self.replica.status().applied_index == self.head.applied_index;
         if idle && in_step {
             // Periodic compaction stores a deferred snapshot: exporting the whole ledger into
@@ -540,7 +544,7 @@ impl EventLoop {
         };
         match self.applier.as_mut() {
             Some(applier) => applier.send(job),
-            None => Err(LedgerError::Corrupt("the applier has stopped".into())),
+            None => Err(applier_stopped()),
         }
     }
 

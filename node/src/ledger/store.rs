@@ -223,16 +223,6 @@ fn event_epc_keys(event: &EpcisEvent, seq: u64) -> Vec<Vec<u8>> {
     keys
 }
 
-/// The CBV 2.0 event hash id (`ni:///sha-256;{hex}?ver=CBV2.0`) of an event whose SHA-256
-/// event hash is `digest`: the string `pedigree_epcis::hash::event_hash_id` returns.
-fn event_hash_id_of(digest: &Digest32) -> String {
-    let mut id = String::with_capacity(14 + 64 + 11);
-    id.push_str("ni:///sha-256;");
-    id.push_str(&codec::to_hex(digest));
-    id.push_str("?ver=CBV2.0");
-    id
-}
-
 fn receipt_key(height: u64, index: u32) -> Vec<u8> {
     let mut key = height.to_be_bytes().to_vec();
     key.extend_from_slice(&index.to_be_bytes());
@@ -567,7 +557,7 @@ impl LedgerStore {
         // id (`pedigree_chaincode::epcis::event_hash`); recomputing the pre-hash would only
         // give the same string again.
         let event_hash_id = match event_hash {
-            Some(digest) => event_hash_id_of(digest),
+            Some(digest) => pedigree_epcis::hash::sha256_hash_id(digest),
             None => pedigree_epcis::hash::event_hash_id(event),
         };
         let seq_bytes = seq.to_be_bytes();
@@ -1070,7 +1060,7 @@ mod tests {
     fn stored_event_records_encode_as_before() {
         for event in epcis_events() {
             let event_hash = pedigree_chaincode::epcis::event_hash(&event);
-            let event_hash_id = event_hash_id_of(&event_hash);
+            let event_hash_id = pedigree_epcis::hash::sha256_hash_id(&event_hash);
             assert_eq!(event_hash_id, pedigree_epcis::hash::event_hash_id(&event));
             let owned = StoredEventRecord {
                 seq: 1 << 33,
