@@ -93,8 +93,23 @@ pub struct BenchOptions {
     pub submit_to: Vec<String>,
     /// Job polling interval.
     pub poll: Duration,
-    /// Leave the devnet running and its data in place.
+    /// Leave the node data in place, with the committed serials ([`SERIALS_FILE_NAME`]).
     pub keep: bool,
+    /// Only the verification phase, against the devnet already running in `dir`.
+    pub verify_only: bool,
+}
+
+/// The file in a kept benchmark directory naming the serials the run committed, so that
+/// `bench --verify-only` can ask for them again.
+pub const SERIALS_FILE_NAME: &str = "bench-serials.json";
+
+/// What [`SERIALS_FILE_NAME`] holds.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+struct CommittedSerials {
+    /// The run's serial prefix ([`Serials::tag`]).
+    tag: String,
+    /// (first serial index, units) of every accepted transaction.
+    committed: Vec<(u64, u64)>,
 }
 
 impl BenchOptions {
@@ -880,7 +895,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 async fn verify_phase(
     node: &NodeEntry,
-    serials: &Serials,
+    tag: &str,
     committed: Arc<Vec<(u64, u64)>>,
     connections: usize,
     window: Duration,
@@ -891,7 +906,7 @@ async fn verify_phase(
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    let tag = serials.tag.clone();
+    let tag = tag.to_string();
     let token = node.token.clone();
     let mark = meter.mark();
     let started = Instant::now();
@@ -1120,7 +1135,9 @@ pub async fn run(
     raw_options: BTreeMap<String, String>,
 ) -> anyhow::Result<BenchReport> {
     options.check()?;
-    prepare_dir(&options.dir)?;
+    if !options.verify_only {
+        prepare_dir(&options.dir)?;
+    }
     let mut report = BenchReport {
         started: pedigree_client::clock::rfc3339_utc(pedigree_client::clock::unix_millis()),
         options: raw_options,
@@ -1132,6 +1149,11 @@ pub async fn run(
         ..BenchReport::default()
     };
     let begun = Instant::now();
+    if options.verify_only {
+        verify_again(options, &mut report).await?;
+        report.total_s = begun.elapsed().as_secs_f64();
+        return Ok(report);
+    }
     eprintln!("bench: starting a devnet in {}", options.dir.display());
     let up = UpOptions {
         dir: options.dir.clone(),
@@ -1306,7 +1328,93 @@ async fn measure(
     if committed.is_empty() {
         bail!("no unit was committed; nothing to verify");
     }
-    let settle = run.meter.settle().await;
+    if options.keep {
+        let kept = CommittedSerials {
+            tag: serials.tag.clone(),
+            committed: committed.to_vec(),
+        };
+        std::fs::write(
+            options.dir.join(SERIALS_FILE_NAME),
+            serde_json::to_vec(&kept)?,
+        )?;
+    }
+    settle_and_verify(
+        options,
+        &verify_node,
+        &serials.tag,
+        committed,
+        &run.meter,
+        report,
+    )
+    .await
+}
+
+/// `--verify-only`: the verification phase against the devnet running in `--dir`, on the serials
+/// a `bench --keep` run committed there ([`SERIALS_FILE_NAME`]); the nodes keep running.
+async fn verify_again(options: &BenchOptions, report: &mut BenchReport) -> anyhow::Result<()> {
+    let manifest = Manifest::load(&options.dir)?;
+    let path = options.dir.join(SERIALS_FILE_NAME);
+    let text = std::fs::read(&path).with_context(|| {
+        format!(
+            "{}: --verify-only needs the serials of a `bench --keep` run in this directory",
+            path.display()
+        )
+    })?;
+    let kept: CommittedSerials =
+        serde_json::from_slice(&text).with_context(|| format!("{}", path.display()))?;
+    if kept.committed.is_empty() {
+        bail!("{}: no committed serials", path.display());
+    }
+    let down: Vec<&str> = manifest
+        .nodes
+        .iter()
+        .filter(|node| !process::is_alive(node.pid))
+        .map(|node| node.org.as_str())
+        .collect();
+    if !down.is_empty() {
+        bail!(
+            "nodes {down:?} of the devnet in {} are not running (start it with `pedigree-devnet --dir {} up --no-plant`)",
+            options.dir.display(),
+            options.dir.display()
+        );
+    }
+    let height = wait_caught_up(&manifest, Duration::from_secs(300)).await?;
+    report.leader = leader_org(&manifest).await;
+    report.units_on_ledger = kept.committed.iter().map(|(_, units)| units).sum();
+    eprintln!(
+        "bench: {} benchmark units of run {} on the ledger at height {height}",
+        report.units_on_ledger, kept.tag
+    );
+    let verify_node = manifest
+        .node(&options.verify_node)
+        .context("verify node")?
+        .clone();
+    let meter = Meter {
+        pids: manifest.nodes.iter().map(|n| n.pid).collect(),
+        ticks: clock_ticks(),
+    };
+    settle_and_verify(
+        options,
+        &verify_node,
+        &kept.tag,
+        Arc::new(kept.committed),
+        &meter,
+        report,
+    )
+    .await
+}
+
+/// Waits for the nodes to settle, then runs the verification phase.
+async fn settle_and_verify(
+    options: &BenchOptions,
+    verify_node: &NodeEntry,
+    tag: &str,
+    committed: Arc<Vec<(u64, u64)>>,
+    meter: &Meter,
+    report: &mut BenchReport,
+) -> anyhow::Result<()> {
+    let window = Duration::from_secs(options.secs);
+    let settle = meter.settle().await;
     eprintln!(
         "bench: the nodes settled after {:.0} s (background compaction after the load){}",
         settle.as_secs_f64(),
@@ -1318,12 +1426,12 @@ async fn measure(
     );
     report.settle_s = settle.as_secs_f64();
     let verify = verify_phase(
-        &verify_node,
-        &serials,
+        verify_node,
+        tag,
         committed,
         options.verify_connections,
         window,
-        &run.meter,
+        meter,
     )
     .await?;
     eprintln!(
@@ -1369,37 +1477,40 @@ pub fn table(report: &BenchReport) -> String {
         report.leader.as_deref().unwrap_or("?"),
         report.loadavg_before
     );
-    let _ = writeln!(text);
-    let _ = writeln!(
-        text,
-        "| phase | tx/request | units/tx | tx/s committed | units/s committed | p50 ms | p99 ms | requests | errors | node CPU s | generator CPU s | wall s | load 1m |"
-    );
-    let _ = writeln!(
-        text,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    for phase in report.phases.iter().chain(report.load.as_ref()) {
+    let submitted: Vec<&SubmitPhase> = report.phases.iter().chain(report.load.as_ref()).collect();
+    if !submitted.is_empty() {
+        let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
-            phase.name,
-            phase.txs_per_request,
-            phase.units_per_tx,
-            phase.txs_per_s,
-            phase.units_per_s,
-            phase.latency.p50_ms,
-            phase.latency.p99_ms,
-            phase.latency.samples,
-            phase.errors,
-            phase.cpu.nodes_cpu_s,
-            phase.cpu.generator_cpu_s,
-            phase.cpu.wall_s,
-            phase.cpu.loadavg_1m
+            "| phase | tx/request | units/tx | tx/s committed | units/s committed | p50 ms | p99 ms | requests | errors | node CPU s | generator CPU s | wall s | load 1m |"
         );
-    }
-    for phase in report.phases.iter().chain(report.load.as_ref()) {
-        if let Some(error) = &phase.first_error {
-            let _ = writeln!(text, "  {}: first error: {error}", phase.name);
+        let _ = writeln!(
+            text,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for phase in &submitted {
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {:.1} | {:.1} | {:.1} | {:.2} |",
+                phase.name,
+                phase.txs_per_request,
+                phase.units_per_tx,
+                phase.txs_per_s,
+                phase.units_per_s,
+                phase.latency.p50_ms,
+                phase.latency.p99_ms,
+                phase.latency.samples,
+                phase.errors,
+                phase.cpu.nodes_cpu_s,
+                phase.cpu.generator_cpu_s,
+                phase.cpu.wall_s,
+                phase.cpu.loadavg_1m
+            );
+        }
+        for phase in &submitted {
+            if let Some(error) = &phase.first_error {
+                let _ = writeln!(text, "  {}: first error: {error}", phase.name);
+            }
         }
     }
     if let Some(v) = &report.verify {

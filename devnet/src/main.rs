@@ -77,9 +77,14 @@ enum Command {
         /// Capture-job polling interval, milliseconds.
         #[arg(long, default_value_t = 2)]
         poll_ms: u64,
-        /// Leave the node data in place (the nodes are stopped either way).
+        /// Leave the node data in place, with the list of committed serials (the nodes are
+        /// stopped either way).
         #[arg(long)]
         keep: bool,
+        /// Only measure verification, against the devnet already running in --dir: one a
+        /// `bench --keep` run left, started again with `up --no-plant`.
+        #[arg(long, conflicts_with = "keep")]
+        verify_only: bool,
         /// Where pedigree-node is (default: next to this binary).
         #[arg(long)]
         bin_dir: Option<PathBuf>,
@@ -176,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
             submit_to,
             poll_ms,
             keep,
+            verify_only,
             bin_dir,
         } => {
             let raw: std::collections::BTreeMap<String, String> = std::env::args()
@@ -196,15 +202,16 @@ async fn main() -> anyhow::Result<()> {
                 submit_to,
                 poll: std::time::Duration::from_millis(poll_ms.max(1)),
                 keep,
+                verify_only,
             };
-            // Ctrl-C or SIGTERM stops the devnet the benchmark started.
+            // Ctrl-C or SIGTERM stops the devnet the benchmark started (not one it only asked).
             let mut terminate =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                     .context("installing the SIGTERM handler")?;
             let report = tokio::select! {
                 report = bench::run(&options, raw) => report?,
-                _ = tokio::signal::ctrl_c() => return stop_bench(&options.dir),
-                _ = terminate.recv() => return stop_bench(&options.dir),
+                _ = tokio::signal::ctrl_c() => return stop_bench(&options),
+                _ = terminate.recv() => return stop_bench(&options),
             };
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -217,9 +224,12 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Stops the benchmark's devnet after an interruption.
-fn stop_bench(dir: &std::path::Path) -> anyhow::Result<()> {
+fn stop_bench(options: &bench::BenchOptions) -> anyhow::Result<()> {
+    if options.verify_only {
+        anyhow::bail!("interrupted");
+    }
     eprintln!("bench: interrupted; stopping the devnet");
-    if let Ok(mut manifest) = Manifest::load(dir) {
+    if let Ok(mut manifest) = Manifest::load(&options.dir) {
         let stuck = network::down_manifest(&mut manifest);
         anyhow::ensure!(stuck.is_empty(), "processes would not stop: {stuck:?}");
     }

@@ -7,6 +7,13 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use pedigree_node::{init, telemetry};
 
+/// mimalloc instead of glibc's malloc: the API, the applier and the network allocate from
+/// several threads at once, and glibc's per-arena locks showed up as futex waits and a tenth
+/// of the CPU time of a busy node (docs/benchmarks.md). RocksDB's C++ allocations are not
+/// affected.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The Pedigree node.
 #[derive(Debug, Parser)]
 #[command(name = "pedigree-node", version, about)]
