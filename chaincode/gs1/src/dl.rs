@@ -438,6 +438,23 @@ pub fn generate(
     Ok(s)
 }
 
+/// The GTIN and serial of `https://id.gs1.org/01/{14 digits}/21/{1 to 20 ASCII letters or
+/// digits}`, found by shape alone: the form of nearly every unit's EPC on a ledger (the
+/// capture path, the SDK and the plant adapter write canonical links). Such a link needs no
+/// percent-decoding, has no query and no other AI, so callers that would parse it only to get
+/// these two strings back can skip [`parse`]. It checks no check digit: callers validate the
+/// GTIN as they would a parsed one.
+pub fn canonical_serial_parts(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("https://id.gs1.org/01/")?;
+    let bytes = rest.as_bytes();
+    let shaped = bytes.len() > 18
+        && bytes.len() <= 18 + 20
+        && bytes[..14].iter().all(u8::is_ascii_digit)
+        && &bytes[14..18] == b"/21/"
+        && bytes[18..].iter().all(u8::is_ascii_alphanumeric);
+    shaped.then(|| (&rest[..14], &rest[18..]))
+}
+
 /// The canonical Digital Link: `https://id.gs1.org`, numeric AIs, GTIN-14.
 pub fn canonical(list: &[AiElement]) -> Result<String, Gs1Error> {
     generate(list, None, &Options::default())

@@ -93,6 +93,19 @@ fn elements(uri: &str) -> Option<Vec<(String, String)>> {
 
 /// Parses an instance-level EPC (SGTIN or SSCC, EPC URI or Digital Link).
 pub fn parse_object(uri: &str) -> RuleResult<ObjectKey> {
+    // Canonical serial links (nearly every EPC) skip the Digital Link parser: it would give
+    // back the same GTIN and serial (a test compares both). Anything the fast path does not
+    // accept takes the general path, which also words the rejection.
+    if let Some((gtin, serial)) = pedigree_gs1::dl::canonical_serial_parts(uri.trim())
+        && let Some(key) = ObjectKey::sgtin(gtin, serial)
+    {
+        return Ok(key);
+    }
+    parse_object_in_full(uri)
+}
+
+/// [`parse_object`] through the general EPC URI / Digital Link parsers.
+fn parse_object_in_full(uri: &str) -> RuleResult<ObjectKey> {
     let parsed = elements(uri).unwrap_or_default();
     let key = match parsed.as_slice() {
         [(ai01, gtin), (ai21, serial)] if ai01 == "01" && ai21 == "21" => {
@@ -380,5 +393,56 @@ fn decommission(event: &EpcisEvent, objects: Vec<ObjectKey>, kind: DecommissionK
         objects,
         kind,
         location: location(event),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident::check_digit;
+    use proptest::prelude::*;
+
+    fn gtin_with_check(body: &str, valid: bool) -> String {
+        let digit = check_digit(body).expect("13 digits");
+        let digit = if valid { digit } else { (digit + 1) % 10 };
+        format!("{body}{digit}")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// The canonical-link fast path of `parse_object` answers exactly what the general
+        /// parsers answer, for links of that shape and near misses alike.
+        #[test]
+        fn the_fast_path_agrees_with_the_parsers(
+            body in "[0-9]{13}",
+            valid in any::<bool>(),
+            serial in "[A-Za-z0-9]{0,22}|[A-Za-z0-9%/._-]{1,8}",
+            prefix in prop::sample::select(vec![
+                "https://id.gs1.org/01/", "http://id.gs1.org/01/", "https://example.com/01/", " https://id.gs1.org/01/",
+            ]),
+        ) {
+            let uri = format!("{prefix}{}/21/{serial}", gtin_with_check(&body, valid));
+            prop_assert_eq!(
+                format!("{:?}", parse_object(&uri)),
+                format!("{:?}", parse_object_in_full(&uri)),
+                "{}", uri
+            );
+        }
+    }
+
+    #[test]
+    fn canonical_links_take_the_fast_path_and_bad_check_digits_do_not_pass() {
+        let good = format!(
+            "https://id.gs1.org/01/{}/21/A1b2",
+            gtin_with_check("0061414110734", true)
+        );
+        let key = parse_object(&good).expect("valid SGTIN");
+        assert_eq!(key, parse_object_in_full(&good).expect("valid SGTIN"));
+        let bad = format!(
+            "https://id.gs1.org/01/{}/21/A1b2",
+            gtin_with_check("0061414110734", false)
+        );
+        assert!(parse_object(&bad).is_err());
     }
 }

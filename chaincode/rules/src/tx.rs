@@ -8,6 +8,8 @@
 //! id, so a transaction cannot be replayed on another network, and a nonce, so two
 //! otherwise identical transactions have different ids.
 
+use std::collections::BTreeMap;
+
 use crate::codec::{self, DOMAIN_TX, Digest32};
 use crate::governance::GovernanceTx;
 use crate::ident::Date;
@@ -182,9 +184,16 @@ impl SignedTx {
 /// verdict with the block, or use [`SignedTx::verify`] only.
 pub fn verify_batch(txs: Vec<SignedTx>) -> Vec<Result<VerifiedTx, VerifyError>> {
     let digests: Vec<Digest32> = txs.iter().map(SignedTx::tx_id).collect();
+    // A block's transactions are signed by a handful of org keys: each distinct key is
+    // decompressed (a field square root) and checked once, not once per transaction.
+    let mut parsed: BTreeMap<[u8; 32], Result<VerifyingKey, VerifyError>> = BTreeMap::new();
     let keys: Result<Vec<VerifyingKey>, VerifyError> = txs
         .iter()
-        .map(|tx| verifying_key(&tx.envelope.public_key))
+        .map(|tx| {
+            *parsed
+                .entry(tx.envelope.public_key)
+                .or_insert_with(|| verifying_key(&tx.envelope.public_key))
+        })
         .collect();
     if let Ok(keys) = keys {
         let messages: Vec<&[u8]> = digests.iter().map(|d| &d[..]).collect();

@@ -179,21 +179,13 @@ pub fn normalize_epc(epc: &str) -> String {
     pedigree_gs1::dl::canonical_for_hash(epc).unwrap_or_else(|_| epc.to_string())
 }
 
-/// True for `https://id.gs1.org/01/{14 digits}/21/{1 to 20 ASCII letters or digits}`, the
-/// shape of nearly every unit's EPC, which [`normalize_epc`] gives back unchanged: if
-/// `canonical_for_hash` accepts it, it writes the same GTIN and serial (its only qualifier)
-/// under the same stem, every character unreserved; if it refuses it, the input is kept.
-/// Spares parsing the Digital Link once per unit.
+/// True for a canonical serial Digital Link
+/// ([`pedigree_gs1::dl::canonical_serial_parts`]), which [`normalize_epc`] gives back
+/// unchanged: if `canonical_for_hash` accepts it, it writes the same GTIN and serial (its only
+/// qualifier) under the same stem, every character unreserved; if it refuses it, the input is
+/// kept. Spares parsing the Digital Link once per unit.
 fn is_canonical_serial_dl(epc: &str) -> bool {
-    let Some(rest) = epc.strip_prefix("https://id.gs1.org/01/") else {
-        return false;
-    };
-    let bytes = rest.as_bytes();
-    bytes.len() > 18
-        && bytes.len() <= 18 + 20
-        && bytes[..14].iter().all(u8::is_ascii_digit)
-        && &bytes[14..18] == b"/21/"
-        && bytes[18..].iter().all(u8::is_ascii_alphanumeric)
+    pedigree_gs1::dl::canonical_serial_parts(epc).is_some()
 }
 
 /// The `event_by_epc` keys of the event stored as `seq`: one per distinct normalised EPC.

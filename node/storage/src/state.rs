@@ -294,15 +294,24 @@ impl LedgerDb {
         // (`WriteBatch::with_capacity_bytes` would spare the batch's regrowths, but Debian's
         // librocksdb 7.8 lacks `rocksdb_writebatch_create_with_params`.)
         let handles = Cf::ALL.map(|cf| self.handle(cf));
+        // In key order within each family: the memtable's skip list remembers where the last
+        // insert went, so ascending inserts skip most of the search (a quarter of the applier's
+        // time went to skip-list searches for transaction ids, event hashes and EPCs in random
+        // order). The sort is stable, so when a batch writes one key twice the later write
+        // still gets the later sequence number and wins, exactly as before.
+        let mut operations = batch.operations;
+        operations.sort_by(|(cf_a, key_a, _), (cf_b, key_b, _)| {
+            cf_a.tag().cmp(&cf_b.tag()).then_with(|| key_a.cmp(key_b))
+        });
         let mut write_batch = WriteBatch::default();
-        for (cf, key, value) in &batch.operations {
+        for (cf, key, value) in &operations {
             let handle = handles[usize::from(cf.tag())];
             match value {
                 Some(value) => write_batch.put_cf(handle, key, value),
                 None => write_batch.delete_cf(handle, key),
             }
         }
-        drop(batch);
+        drop(operations);
         let mut options = WriteOptions::default();
         options.set_sync(self.sync);
         self.db.write_opt(write_batch, &options)?;
@@ -530,5 +539,35 @@ mod tests {
             Some((1u64.to_be_bytes().to_vec(), b"block".to_vec()))
         );
         assert!(other.import(&[0, 0, 0, 9, 1]).is_err());
+    }
+
+    /// `write` reorders a batch by key; a key written more than once still ends with the
+    /// batch's last write to it, whatever the keys in between.
+    #[test]
+    fn the_last_write_to_a_key_wins_after_reordering() {
+        let directory = tempfile::tempdir().unwrap();
+        let db = LedgerDb::open(directory.path(), false).unwrap();
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::State, b"b".to_vec(), b"first".to_vec());
+        batch.put(Cf::Receipts, b"b".to_vec(), b"receipt".to_vec());
+        batch.put(Cf::State, b"a".to_vec(), b"kept".to_vec());
+        batch.delete(Cf::State, b"b".to_vec());
+        batch.put(Cf::State, b"c".to_vec(), b"old".to_vec());
+        batch.put(Cf::State, b"b".to_vec(), b"last".to_vec());
+        batch.delete(Cf::State, b"a".to_vec());
+        batch.put(Cf::State, b"a".to_vec(), b"again".to_vec());
+        batch.put(Cf::State, b"c".to_vec(), b"new".to_vec());
+        batch.put(Cf::State, b"d".to_vec(), b"gone".to_vec());
+        batch.delete(Cf::State, b"d".to_vec());
+        db.write(batch).unwrap();
+        let state = db.state();
+        assert_eq!(state.get(b"a"), Some(b"again".to_vec()));
+        assert_eq!(state.get(b"b"), Some(b"last".to_vec()));
+        assert_eq!(state.get(b"c"), Some(b"new".to_vec()));
+        assert_eq!(state.get(b"d"), None);
+        assert_eq!(
+            db.get(Cf::Receipts, b"b").unwrap(),
+            Some(b"receipt".to_vec())
+        );
     }
 }
