@@ -31,7 +31,7 @@ use pedigree_chaincode::StateView;
 use pedigree_chaincode::state::SCAN_ENTRIES_MAX;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
-    Direction, IteratorMode, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
+    Direction, Env, IteratorMode, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
 };
 
 use crate::error::{Error, Result};
@@ -197,6 +197,13 @@ impl LedgerDb {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Compactions run at the lowest CPU priority (nice 19) of the process-wide default
+        // environment: they are background work that may lag for a while, and at normal
+        // priority every node's compaction burst stretched commit latency and verification
+        // answers. Flushes keep their priority (a late flush stalls writes at once).
+        let mut env = Env::new()?;
+        env.lower_thread_pool_cpu_priority();
+        options.set_env(&env);
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
         let descriptors = Cf::ALL
             .iter()
