@@ -39,8 +39,8 @@ pub use error::{Error, Result};
 pub use mem_store::{MemLogStore, WriteFaults};
 pub use raft::eraftpb;
 pub use replica::{
-    Apply, DEFERRED_SNAPSHOT, Input, MembershipChange, Output, PeerProgress, ProposalFate, Replica,
-    ReplicaConfig, ReplicaStatus, Role, bootstrap_snapshot,
+    Apply, COMPACTION_KEEPS_LAG_MAX, DEFERRED_SNAPSHOT, Input, MembershipChange, Output,
+    PeerProgress, ProposalFate, Replica, ReplicaConfig, ReplicaStatus, Role, bootstrap_snapshot,
 };
 pub use store::{LogStore, LogWrite, replaces_stored};
 pub use wire::{DropReason, Outbound, Proposal, SnapshotChunk, WireMessage};

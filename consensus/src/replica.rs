@@ -243,12 +243,20 @@ pub enum Input {
     /// `data` may be [`DEFERRED_SNAPSHOT`]: the log is compacted without the state machine's
     /// bytes, and when a follower needs the snapshot the output says `snapshot_wanted`, the
     /// caller compacts again with real bytes (which replace the deferred snapshot, even at the
-    /// same index), and raft-rs retries.
+    /// same index), and raft-rs retries. A leader's deferred compaction stops short of the
+    /// entries its followers have not acknowledged yet ([`COMPACTION_KEEPS_LAG_MAX`]): without
+    /// that, a follower only a few appends behind at the moment of compaction needed a snapshot
+    /// of the whole ledger (gigabytes at 10 million units).
     Compact {
         /// Snapshot bytes produced by the state machine, or [`DEFERRED_SNAPSHOT`].
         data: Vec<u8>,
     },
 }
+
+/// How far behind the leader's applied index a follower may be and still have its missing
+/// entries kept when the leader compacts its log (see [`Input::Compact`]); a follower further
+/// behind is sent a snapshot.
+pub const COMPACTION_KEEPS_LAG_MAX: u64 = 4096;
 
 /// The data of a snapshot whose state-machine bytes were not produced ([`Input::Compact`]):
 /// periodic log compaction then costs nothing, and the state machine exports itself only when
@@ -1166,8 +1174,30 @@ impl<S: LogStore> Replica<S> {
 
     // ----- snapshots -------------------------------------------------------------------------
 
+    /// Where to compact the log to: the applied index, except that a leader compacting without
+    /// the state machine's bytes keeps the entries a follower within
+    /// [`COMPACTION_KEEPS_LAG_MAX`] entries has not acknowledged yet. A follower a few appends
+    /// behind (appends in flight, a slow disk) is then sent those entries, not a snapshot of the
+    /// whole state; one further behind gets the snapshot as before, so a dead follower never
+    /// keeps the log from being compacted for long.
+    fn compaction_index(&self, deferred: bool) -> u64 {
+        let applied = self.applied_index;
+        if !deferred || !self.is_leader() {
+            return applied;
+        }
+        let floor = applied.saturating_sub(COMPACTION_KEEPS_LAG_MAX);
+        self.node
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, _)| **id != self.config.id)
+            .map(|(_, progress)| progress.matched)
+            .filter(|matched| *matched >= floor)
+            .fold(applied, u64::min)
+    }
+
     fn compact(&mut self, data: Vec<u8>) -> Result<()> {
-        let index = self.applied_index;
+        let index = self.compaction_index(data == DEFERRED_SNAPSHOT);
         let stored = self.store().latest_snapshot().map_err(Error::Store)?;
         let replaces =
             crate::store::replaces_stored(index, &data, stored.get_metadata().index, &stored.data);
@@ -1177,7 +1207,7 @@ impl<S: LogStore> Replica<S> {
             return Ok(());
         }
         assert_eq!(
-            index, self.node.raft.raft_log.applied,
+            self.applied_index, self.node.raft.raft_log.applied,
             "applied index diverged from raft-rs"
         );
         let term = raft::Storage::term(self.store(), index).map_err(Error::Store)?;

@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 
 use pedigree_consensus::eraftpb::Message;
 use pedigree_consensus::{
-    Apply, Input, MemLogStore, MembershipChange, Output, Replica, ReplicaConfig, WireMessage, wire,
+    Apply, DEFERRED_SNAPSHOT, Input, MemLogStore, MembershipChange, Output, Replica, ReplicaConfig,
+    WireMessage, wire,
 };
 use prost::Message as _;
 
@@ -268,6 +269,17 @@ impl Env {
                     id,
                     Input::Compact {
                         data: snapshot_data(id, applied),
+                    },
+                );
+                let first = raft::Storage::first_index(self.replicas[&id].store()).unwrap();
+                self.line(format!("{id} log starts at {first}"));
+            }
+            "compact-deferred" => {
+                let id = number(1);
+                self.handle(
+                    id,
+                    Input::Compact {
+                        data: DEFERRED_SNAPSHOT.to_vec(),
                     },
                 );
                 let first = raft::Storage::first_index(self.replicas[&id].store()).unwrap();

@@ -16,7 +16,8 @@
 //! 5. **load** — commissioning events of `--load-units-per-event` units until the ledger holds
 //!    `--serials` units.
 //! 6. **verify** — after the nodes have settled (together under a quarter of a core, at most
-//!    5 minutes: RocksDB compacts in the background after the load),
+//!    5 minutes: RocksDB compacts in the background after the load) and a 3-second warm-up
+//!    (reported on its own line, not counted),
 //!    `GET /verify/gtin/../lot/../ser/..?exp=..` of random committed serials on one node over
 //!    `--verify-connections` keep-alive HTTP/1.1 connections (a minimal client, one request
 //!    in flight per connection, like `wrk`), with the network otherwise idle.
@@ -62,6 +63,10 @@ const SETTLE_SAMPLE: Duration = Duration::from_secs(2);
 const SETTLE_MAX: Duration = Duration::from_secs(300);
 /// Most requests outstanding in an open-loop phase before it is declared overloaded.
 const OPEN_LOOP_OUTSTANDING_MAX: usize = 2_000;
+
+/// Verification runs this long before the measured window (the block cache starts cold after
+/// the load and its compactions), as the submission phases have their warm-up.
+const VERIFY_WARM_UP: Duration = Duration::from_secs(3);
 
 /// The load phase gives up after this long without a unit committed.
 const LOAD_STALL_MAX: Duration = Duration::from_secs(120);
@@ -1064,6 +1069,8 @@ pub struct BenchReport {
     pub settle_s: f64,
     /// The verification phase.
     pub verify: Option<VerifyPhase>,
+    /// The verification warm-up just before it ([`VERIFY_WARM_UP`], reported, not counted).
+    pub verify_warm_up: Option<VerifyPhase>,
     /// Disk use per node.
     pub disk: Vec<NodeDisk>,
     /// Total wall-clock seconds.
@@ -1425,6 +1432,23 @@ async fn settle_and_verify(
         }
     );
     report.settle_s = settle.as_secs_f64();
+    let warm_up = verify_phase(
+        verify_node,
+        tag,
+        Arc::clone(&committed),
+        options.verify_connections,
+        VERIFY_WARM_UP,
+        meter,
+    )
+    .await?;
+    eprintln!(
+        "verify warm-up ({:.0} s, not counted): {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        VERIFY_WARM_UP.as_secs_f64(),
+        warm_up.requests_per_s,
+        warm_up.latency.p50_ms,
+        warm_up.latency.p99_ms
+    );
+    report.verify_warm_up = Some(warm_up);
     let verify = verify_phase(
         verify_node,
         tag,
@@ -1534,6 +1558,17 @@ pub fn table(report: &BenchReport) -> String {
             v.cpu.loadavg_1m,
             report.settle_s
         );
+        if let Some(w) = &report.verify_warm_up {
+            let _ = writeln!(
+                text,
+                "  (after a {:.0} s warm-up, not counted: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms)",
+                w.cpu.wall_s,
+                w.requests_per_s,
+                w.latency.p50_ms,
+                w.latency.p99_ms,
+                w.latency.max_ms
+            );
+        }
     }
     if !report.disk.is_empty() {
         let _ = writeln!(text);
