@@ -119,6 +119,10 @@ pub struct ReplicaConfig {
     pub append_bytes_max: u64,
     /// Bound on in-flight append messages per follower (raft-rs `max_inflight_msgs`).
     pub inflight_messages_max: usize,
+    /// How far behind a follower may be and still have its missing entries kept by the
+    /// leader's deferred compaction ([`COMPACTION_KEEPS_LAG_MAX`] by default; 0 compacts to the
+    /// applied index whatever the followers hold).
+    pub compaction_keeps_lag_max: u64,
 }
 
 impl ReplicaConfig {
@@ -139,6 +143,7 @@ impl ReplicaConfig {
             snapshot_bytes_max: SNAPSHOT_BYTES_MAX_DEFAULT,
             append_bytes_max: APPEND_BYTES_MAX_DEFAULT,
             inflight_messages_max: INFLIGHT_MESSAGES_MAX_DEFAULT,
+            compaction_keeps_lag_max: COMPACTION_KEEPS_LAG_MAX,
         }
     }
 
@@ -253,9 +258,10 @@ pub enum Input {
     },
 }
 
-/// How far behind the leader's applied index a follower may be and still have its missing
-/// entries kept when the leader compacts its log (see [`Input::Compact`]); a follower further
-/// behind is sent a snapshot.
+/// How far behind the leader's applied index a follower may be, by default
+/// ([`ReplicaConfig::compaction_keeps_lag_max`]), and still have its missing entries kept when
+/// the leader compacts its log (see [`Input::Compact`]); a follower further behind is sent a
+/// snapshot.
 pub const COMPACTION_KEEPS_LAG_MAX: u64 = 4096;
 
 /// The data of a snapshot whose state-machine bytes were not produced ([`Input::Compact`]):
@@ -1176,16 +1182,17 @@ impl<S: LogStore> Replica<S> {
 
     /// Where to compact the log to: the applied index, except that a leader compacting without
     /// the state machine's bytes keeps the entries a follower within
-    /// [`COMPACTION_KEEPS_LAG_MAX`] entries has not acknowledged yet. A follower a few appends
+    /// [`ReplicaConfig::compaction_keeps_lag_max`] entries has not acknowledged yet. A follower a few appends
     /// behind (appends in flight, a slow disk) is then sent those entries, not a snapshot of the
     /// whole state; one further behind gets the snapshot as before, so a dead follower never
     /// keeps the log from being compacted for long.
     fn compaction_index(&self, deferred: bool) -> u64 {
         let applied = self.applied_index;
-        if !deferred || !self.is_leader() {
+        let keeps = self.config.compaction_keeps_lag_max;
+        if !deferred || keeps == 0 || !self.is_leader() {
             return applied;
         }
-        let floor = applied.saturating_sub(COMPACTION_KEEPS_LAG_MAX);
+        let floor = applied.saturating_sub(keeps);
         self.node
             .raft
             .prs()

@@ -1656,6 +1656,7 @@ mod tests {
             submit_to: vec!["mfg".into()],
             poll: Duration::from_millis(5),
             keep: false,
+            verify_only: false,
         };
         options.check().unwrap();
         let bad = BenchOptions {

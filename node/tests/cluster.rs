@@ -135,6 +135,10 @@ fn test_tuning(compact_entries: u64) -> LedgerTuning {
         submit_timeout: Duration::from_secs(20),
         resend_interval: Duration::from_millis(500),
         sync_writes: false,
+        // These tests compact every few entries to make stopped and joining nodes catch up by
+        // snapshot; with the default, the leader would keep their entries and they would catch
+        // up by append (consensus/tests/testdata/deferred_compaction_keeps_lagging_entries.txt).
+        compaction_keeps_lag_max: 0,
     }
 }
 

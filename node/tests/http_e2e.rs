@@ -143,6 +143,7 @@ fn tuning() -> LedgerTuning {
         submit_timeout: Duration::from_secs(20),
         resend_interval: Duration::from_millis(500),
         sync_writes: false,
+        compaction_keeps_lag_max: pedigree_consensus::COMPACTION_KEEPS_LAG_MAX,
     }
 }
 

@@ -240,6 +240,7 @@ pub fn start(
     let mut replica_config = ReplicaConfig::new(raft_id);
     replica_config.election_ticks = tuning.election_ticks;
     replica_config.heartbeat_ticks = tuning.heartbeat_ticks;
+    replica_config.compaction_keeps_lag_max = tuning.compaction_keeps_lag_max;
     let replica = Replica::new(replica_config, log)?;
     tracing::info!(
         raft_id,

@@ -104,6 +104,9 @@ pub struct LedgerTuning {
     pub resend_interval: Duration,
     /// Fsync every RocksDB write (turn off only in tests).
     pub sync_writes: bool,
+    /// How far behind a follower may be and still get its missing entries by append after the
+    /// leader's periodic compaction (0: always by snapshot; tests of snapshots use that).
+    pub compaction_keeps_lag_max: u64,
 }
 
 impl Default for LedgerTuning {
@@ -116,6 +119,7 @@ impl Default for LedgerTuning {
             submit_timeout: SUBMIT_TIMEOUT,
             resend_interval: RESEND_INTERVAL_DEFAULT,
             sync_writes: true,
+            compaction_keeps_lag_max: pedigree_consensus::COMPACTION_KEEPS_LAG_MAX,
         }
     }
 }
