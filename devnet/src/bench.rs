@@ -1323,10 +1323,6 @@ async fn measure(
             report.units_on_ledger, options.serials
         );
     }
-    let verify_node = manifest
-        .node(&options.verify_node)
-        .context("verify node")?
-        .clone();
     // Verification samples the units whose commissioning receipts said accepted;
     // `verified_true` shows how many answers confirmed them.
     let committed = Arc::new(std::mem::take(
@@ -1347,7 +1343,7 @@ async fn measure(
     }
     settle_and_verify(
         options,
-        &verify_node,
+        manifest,
         &serials.tag,
         committed,
         &run.meter,
@@ -1392,17 +1388,13 @@ async fn verify_again(options: &BenchOptions, report: &mut BenchReport) -> anyho
         "bench: {} benchmark units of run {} on the ledger at height {height}",
         report.units_on_ledger, kept.tag
     );
-    let verify_node = manifest
-        .node(&options.verify_node)
-        .context("verify node")?
-        .clone();
     let meter = Meter {
         pids: manifest.nodes.iter().map(|n| n.pid).collect(),
         ticks: clock_ticks(),
     };
     settle_and_verify(
         options,
-        &verify_node,
+        &manifest,
         &kept.tag,
         Arc::new(kept.committed),
         &meter,
@@ -1414,12 +1406,13 @@ async fn verify_again(options: &BenchOptions, report: &mut BenchReport) -> anyho
 /// Waits for the nodes to settle, then runs the verification phase.
 async fn settle_and_verify(
     options: &BenchOptions,
-    verify_node: &NodeEntry,
+    manifest: &Manifest,
     tag: &str,
     committed: Arc<Vec<(u64, u64)>>,
     meter: &Meter,
     report: &mut BenchReport,
 ) -> anyhow::Result<()> {
+    let verify_node = manifest.node(&options.verify_node).context("verify node")?;
     let window = Duration::from_secs(options.secs);
     let settle = meter.settle().await;
     eprintln!(
