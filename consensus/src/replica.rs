@@ -1182,10 +1182,10 @@ impl<S: LogStore> Replica<S> {
 
     /// Where to compact the log to: the applied index, except that a leader compacting without
     /// the state machine's bytes keeps the entries a follower within
-    /// [`ReplicaConfig::compaction_keeps_lag_max`] entries has not acknowledged yet. A follower a few appends
-    /// behind (appends in flight, a slow disk) is then sent those entries, not a snapshot of the
-    /// whole state; one further behind gets the snapshot as before, so a dead follower never
-    /// keeps the log from being compacted for long.
+    /// [`ReplicaConfig::compaction_keeps_lag_max`] entries has not acknowledged yet. A follower a
+    /// few appends behind (appends in flight, a slow disk) is then sent those entries, not a
+    /// snapshot of the whole state; one further behind gets the snapshot as before, so a dead
+    /// follower never keeps the log from being compacted for long.
     fn compaction_index(&self, deferred: bool) -> u64 {
         let applied = self.applied_index;
         let keeps = self.config.compaction_keeps_lag_max;

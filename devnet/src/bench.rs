@@ -1142,9 +1142,6 @@ pub async fn run(
     raw_options: BTreeMap<String, String>,
 ) -> anyhow::Result<BenchReport> {
     options.check()?;
-    if !options.verify_only {
-        prepare_dir(&options.dir)?;
-    }
     let mut report = BenchReport {
         started: pedigree_client::clock::rfc3339_utc(pedigree_client::clock::unix_millis()),
         options: raw_options,
@@ -1161,6 +1158,7 @@ pub async fn run(
         report.total_s = begun.elapsed().as_secs_f64();
         return Ok(report);
     }
+    prepare_dir(&options.dir)?;
     eprintln!("bench: starting a devnet in {}", options.dir.display());
     let up = UpOptions {
         dir: options.dir.clone(),

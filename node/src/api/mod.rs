@@ -49,7 +49,7 @@ pub mod queries;
 pub mod query;
 pub mod service;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod trace;
 pub mod util;
 pub mod verify;

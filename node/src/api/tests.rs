@@ -20,7 +20,7 @@ const MFG_WRITE: &str = "mfg-write-token-0123456789";
 const MFG_READ: &str = "mfg-read-token-0123456789";
 const DIST_WRITE: &str = "dist-write-token-0123456789";
 
-fn with_check(body: &str) -> String {
+pub(crate) fn with_check(body: &str) -> String {
     format!("{body}{}", check_digit(body).unwrap())
 }
 
@@ -28,7 +28,7 @@ fn gln(digits: &str) -> String {
     with_check(&format!("{digits}00000"))
 }
 
-fn key(seed: u8) -> SigningKey {
+pub(crate) fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
@@ -50,7 +50,9 @@ fn org(id: &str, roles: Vec<Role>, seed: u8, prefixes: &[&str], gln_digits: &str
     }
 }
 
-fn genesis() -> Genesis {
+/// Three orgs (dist, mfg, reg) with keys `k1` = [`key`] of seeds 3, 1 and 5; the ledger's
+/// unit tests use it too.
+pub(crate) fn genesis() -> Genesis {
     let genesis = Genesis {
         network_name: "api-test".into(),
         genesis_time_ms: GENESIS_TIME_MS,

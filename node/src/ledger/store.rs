@@ -946,62 +946,12 @@ fn apply_proposal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::SigningKey;
-    use pedigree_chaincode::governance::{GlnSpec, KeySpec};
-    use pedigree_chaincode::ident::check_digit;
-    use pedigree_chaincode::records::GovernanceConfig;
-    use pedigree_chaincode::{OrgSpec, Role, TxEnvelope};
-
-    fn with_check(body: &str) -> String {
-        format!("{body}{}", check_digit(body).expect("digits"))
-    }
-
-    fn org_key(index: u8) -> SigningKey {
-        SigningKey::from_bytes(&[10 + index; 32])
-    }
-
-    fn genesis() -> Genesis {
-        let orgs = [("mfg", Role::Manufacturer), ("reg", Role::Regulator)]
-            .iter()
-            .zip(0u8..)
-            .map(|((id, role), index)| OrgSpec {
-                id: (*id).to_string(),
-                name: format!("{id} inc."),
-                roles: vec![*role],
-                keys: vec![KeySpec {
-                    id: "k1".into(),
-                    public_key: org_key(index).verifying_key().to_bytes(),
-                }],
-                company_prefixes: vec![format!("06141{index}1")],
-                glns: vec![GlnSpec {
-                    gln: with_check(&format!("06141{index}100000")),
-                    name: format!("{id} HQ"),
-                }],
-                nodes: vec![
-                    crate::keys::libp2p_keypair(&SigningKey::from_bytes(&[100 + index; 32]))
-                        .public()
-                        .to_peer_id()
-                        .to_string(),
-                ],
-            })
-            .collect();
-        let genesis = Genesis {
-            network_name: "store-test".into(),
-            genesis_time_ms: 1_767_225_600_000,
-            governance: GovernanceConfig {
-                quorum_numerator: 1,
-                quorum_denominator: 2,
-            },
-            orgs,
-            delegations: Vec::new(),
-        };
-        genesis.validate().expect("valid genesis");
-        genesis
-    }
+    use crate::api::tests::{genesis, key, with_check};
+    use pedigree_chaincode::TxEnvelope;
 
     /// A recall of lot `L{lot}` signed by the regulator (`nonce` makes replays distinct).
     fn recall(genesis: &Genesis, lot: u64, nonce: u64) -> SignedTx {
-        let key = org_key(1);
+        let key = key(5);
         TxEnvelope {
             network_id: genesis.network_id(),
             signer_org: "reg".into(),
@@ -1009,7 +959,7 @@ mod tests {
             public_key: key.verifying_key().to_bytes(),
             nonce,
             body: TxBody::Recall {
-                gtin: with_check("0061410107346"),
+                gtin: with_check("0061414107346"),
                 lot: format!("L{lot}"),
                 reason: "test".into(),
             },
