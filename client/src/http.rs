@@ -31,8 +31,19 @@ pub const SIGNED_TXS_MEDIA_TYPE: &str = "application/vnd.pedigree.signed-txs+jso
 /// How long [`Client::wait_for_receipt`] and capture-job polling wait by default.
 pub const WAIT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 
+/// The results of a capture job that says it has finished (`running: false`); `None` while
+/// it runs (or if the answer is not a job at all).
+fn finished_job_results(job: &Value) -> Option<Vec<TxResult>> {
+    let finished = crate::api::field(job, &["running"]).and_then(Value::as_bool) == Some(false);
+    finished.then(|| crate::api::job_results(job))
+}
+
 /// Pause between polls.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The `Prefer: wait=N` (RFC 7240) sent with `POST /capture`: the node answers with the
+/// finished job when it finishes within N seconds, so most captures need no polling.
+const CAPTURE_PREFER: &str = "wait=30";
 
 /// A client of one node's HTTP API.
 #[derive(Clone, Debug)]
@@ -92,9 +103,12 @@ impl Client {
         body: Option<(&str, String)>,
     ) -> Result<(StatusCode, Option<String>, String)> {
         let url = self.url(path);
-        let mut request = self.http.request(method, &url);
+        let mut request = self.http.request(method.clone(), &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if method == Method::POST && path == "/capture" {
+            request = request.header("Prefer", CAPTURE_PREFER);
         }
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
@@ -229,6 +243,10 @@ impl Client {
         let (_, location, value) = self
             .request_json(Method::POST, "/capture", Some((content_type, body)))
             .await?;
+        // Finished within the `Prefer: wait`: the answer is the finished job.
+        if let Some(results) = finished_job_results(&value) {
+            return Ok(results);
+        }
         let job = location
             .map(|l| l.trim_start_matches(&self.base_url).to_string())
             .or_else(|| {
@@ -249,11 +267,8 @@ impl Client {
         let mut pause = Duration::from_millis(20);
         loop {
             let value = self.get_json(path).await?;
-            let running = crate::api::field(&value, &["running"])
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if !running {
-                return Ok(crate::api::job_results(&value));
+            if let Some(results) = finished_job_results(&value) {
+                return Ok(results);
             }
             if started.elapsed() > timeout {
                 return Err(timeout_error(format!("capture job {path}"), started));

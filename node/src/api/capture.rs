@@ -20,6 +20,14 @@
 //!
 //! The job is created before submission (202 + `Location: /capture/{captureID}`) and
 //! finishes when every transaction is committed (or failed, or [`super::SUBMIT_TIMEOUT`]).
+//!
+//! # `Prefer: wait=N` (RFC 7240)
+//! The node waits up to N seconds (at most [`CAPTURE_WAIT_MAX_S`]) for the job before it
+//! answers: `200` with the finished job if it finished in time, else the usual `202`; both
+//! with `Preference-Applied: wait=N`. Clients that wait for their receipts (the SDK, the
+//! plant adapter) need no polling then.
+
+use std::time::Duration;
 
 use super::auth::{ReadAuth, SubmitAuth, WriteAuth};
 use super::error::ApiError;
@@ -28,7 +36,7 @@ use super::{Committed, Shared, SubmitError};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pedigree_chaincode::{Outcome, SignedTx, TxBody};
 use pedigree_epcis::model::{EpcisDocument, EpcisEvent};
@@ -242,6 +250,42 @@ fn behaviour(headers: &HeaderMap) -> Result<String, ApiError> {
     }
 }
 
+/// Longest `Prefer: wait=N` that `POST /capture` honours, in seconds.
+pub const CAPTURE_WAIT_MAX_S: u64 = 60;
+
+/// The `wait` preference of RFC 7240 (`Prefer: wait=5`, also among other preferences such as
+/// `respond-async, wait=5`), capped at [`CAPTURE_WAIT_MAX_S`]. Other preferences are ignored,
+/// as the RFC asks; a `wait` that is not whole seconds is an error naming the header.
+fn preferred_wait(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let bad = |value: &str| {
+        ApiError::validation(format!(
+            "header `Prefer`: `wait={value}` is not a whole number of seconds"
+        ))
+        .with("field", "Prefer")
+    };
+    let mut wait = None;
+    for header in headers.get_all("Prefer") {
+        let text = header.to_str().map_err(|_| {
+            ApiError::validation("header `Prefer` is not ASCII").with("field", "Prefer")
+        })?;
+        for preference in text.split(',') {
+            // `token [= value] *( ";" parameter )`: only the token and value matter here.
+            let head = preference.split(';').next().unwrap_or("").trim();
+            let (name, value) = head.split_once('=').unwrap_or((head, ""));
+            if !name.trim().eq_ignore_ascii_case("wait") {
+                continue;
+            }
+            let value = value.trim().trim_matches('"');
+            if value.is_empty() || value.len() > 9 || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad(value));
+            }
+            let seconds: u64 = value.parse().map_err(|_| bad(value))?;
+            wait = Some(seconds.min(CAPTURE_WAIT_MAX_S));
+        }
+    }
+    Ok(wait)
+}
+
 fn new_capture_id(state: &Shared) -> String {
     let jobs = state.jobs.lock().map(|j| j.1.len()).unwrap_or(0);
     let seed = format!("{}/{}/{}", state.now_ms(), jobs, rand_u64());
@@ -274,6 +318,12 @@ fn store_job(state: &Shared, job: CaptureJob) {
 
 /// `POST /capture`: documents need a token of the node's org (the node signs them);
 /// client-signed transactions need a token of the org that signed every one of them.
+///
+/// The answer is `202 Accepted` with the running job and `Location: /capture/{id}`. With
+/// `Prefer: wait=N` (RFC 7240) the node first waits up to N seconds (at most
+/// [`CAPTURE_WAIT_MAX_S`]) for the job to finish: if it does, the answer is `200 OK` with the
+/// finished job (the same body `GET /capture/{id}` gives) and `Preference-Applied: wait=N`, so
+/// a client needs no polling; otherwise `202` as without the header.
 pub async fn post_capture(
     State(state): State<Shared>,
     auth: SubmitAuth,
@@ -281,6 +331,7 @@ pub async fn post_capture(
     body: Body,
 ) -> Result<Response, ApiError> {
     let behaviour = behaviour(&headers)?;
+    let wait = preferred_wait(&headers)?;
     let media = content_type(&headers);
     if media.as_deref() != Some(SIGNED_TXS_MEDIA_TYPE) {
         auth.require_node_org(&state)?;
@@ -354,8 +405,33 @@ pub async fn post_capture(
     store_job(&state, job.clone());
     let task_state = state.clone();
     let id = capture_id.clone();
-    tokio::spawn(async move { run_job(task_state, id, to_submit).await });
-    let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
+    // The job runs on its own task: a client that stops waiting (or disconnects) does not
+    // stop it.
+    let running = tokio::spawn(async move { run_job(task_state, id, to_submit).await });
+    let mut response = match wait {
+        Some(seconds) => {
+            // `wait=0` does not wait (not even for a job that happens to be done already).
+            let done = match seconds {
+                0 => None,
+                _ => tokio::time::timeout(Duration::from_secs(seconds), running)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten(),
+            };
+            let mut response = match done {
+                Some(done) => (StatusCode::OK, Json(done)).into_response(),
+                None => (StatusCode::ACCEPTED, Json(job)).into_response(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&format!("wait={seconds}")) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("preference-applied"), value);
+            }
+            response
+        }
+        None => (StatusCode::ACCEPTED, Json(job)).into_response(),
+    };
     let location = format!("/capture/{capture_id}");
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -363,7 +439,9 @@ pub async fn post_capture(
     Ok(response)
 }
 
-async fn run_job(state: Shared, id: String, items: Vec<(usize, SignedTx)>) {
+/// Runs a capture job to its end and records the outcome; returns the finished job (`None` if
+/// it was already forgotten).
+async fn run_job(state: Shared, id: String, items: Vec<(usize, SignedTx)>) -> Option<CaptureJob> {
     let (indexes, txs): (Vec<usize>, Vec<SignedTx>) = items.into_iter().unzip();
     let outcome = if txs.is_empty() {
         Ok(Vec::new())
@@ -397,15 +475,14 @@ async fn run_job(state: Shared, id: String, items: Vec<(usize, SignedTx)>) {
         Err(e) => errors.push(e.body()),
     }
     let finished = util::rfc3339_ms(state.now_ms());
-    if let Ok(mut jobs) = state.jobs.lock()
-        && let Some(job) = jobs.0.get_mut(&id)
-    {
-        job.errors.extend(errors);
-        job.results = results;
-        job.success = job.errors.is_empty();
-        job.running = false;
-        job.finished_at = Some(finished);
-    }
+    let mut jobs = state.jobs.lock().ok()?;
+    let job = jobs.0.get_mut(&id)?;
+    job.errors.extend(errors);
+    job.results = results;
+    job.success = job.errors.is_empty();
+    job.running = false;
+    job.finished_at = Some(finished);
+    Some(job.clone())
 }
 
 /// `GET /capture/{captureID}`.

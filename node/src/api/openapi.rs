@@ -357,8 +357,9 @@ fn paths_document() -> Value {
             }},
             "/capture": {
                 "post": op("Capture an EPCISDocument (JSON-LD or XML; each event signed by the node's org) or client-signed transactions (application/vnd.pedigree.signed-txs+json: JSON array of hex bincode SignedTx)", "capture",
-                    vec![param("GS1-Capture-Error-Behaviour", "header", "rollback (default) or proceed")],
-                    ("202", "Capture job created; Location: /capture/{captureID}", JSON), &write,
+                    vec![param("GS1-Capture-Error-Behaviour", "header", "rollback (default) or proceed"),
+                         param("Prefer", "header", "wait=N (RFC 7240): wait up to N seconds (max 60) and answer 200 with the finished job")],
+                    ("202", "Capture job created; Location: /capture/{captureID} (200 with the finished job under Prefer: wait=N)", JSON), &write,
                     Some(body(&["application/json", "application/ld+json", "application/xml", "text/xml", "application/vnd.pedigree.signed-txs+json"]))),
                 "get": op("Recent capture jobs", "capture", vec![], ("200", "Capture jobs", JSON), &["401"], None)
             },

@@ -270,6 +270,51 @@ async fn api_capture_json_ld_commits_events_and_reports_receipts() {
 }
 
 #[tokio::test]
+async fn api_capture_prefer_wait_answers_with_the_finished_job() {
+    let h = harness();
+    async fn capture(h: &Harness, prefer: &str, serial: &str) -> Reply {
+        let body = doc(&commission(&[serial], "L1", "2026-01-02T09:30:00Z"));
+        let headers = [("content-type", "application/json"), ("Prefer", prefer)];
+        h.call("POST", "/capture", Some(MFG_WRITE), &headers, body)
+            .await
+    }
+    // Finished within the wait: 200, the finished job, and where it stays readable.
+    let reply = capture(&h, "respond-async, wait=20", "W1").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.headers["preference-applied"], "wait=20");
+    let job = reply.json();
+    assert_eq!(job["running"], false, "{job}");
+    assert_eq!(job["success"], true, "{job}");
+    assert_eq!(job["results"].as_array().unwrap().len(), 1, "{job}");
+    assert_eq!(job["results"][0]["outcome"], "Applied", "{job}");
+    let location = reply.headers["location"].to_str().unwrap().to_string();
+    assert_eq!(h.get(&location).await.json(), job);
+    // A wait of 0 s does not wait: the usual 202 with the running job.
+    let reply = capture(&h, "wait=0", "W2").await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.headers["preference-applied"], "wait=0");
+    assert_eq!(reply.json()["running"], true);
+    // Waits are capped; other preferences are ignored.
+    let reply = capture(&h, "return=minimal, wait=86400", "W3").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.headers["preference-applied"],
+        format!("wait={}", super::capture::CAPTURE_WAIT_MAX_S).as_str()
+    );
+    // A wait that is not whole seconds is named, and nothing is captured.
+    let height = h.ledger.latest_height();
+    let reply = capture(&h, "wait=soon", "W4").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    let problem = reply.json();
+    assert_eq!(problem["field"], "Prefer", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("wait=soon"),
+        "{problem}"
+    );
+    assert_eq!(h.ledger.latest_height(), height);
+}
+
+#[tokio::test]
 async fn api_capture_xml_document() {
     let h = harness();
     let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
