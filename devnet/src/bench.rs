@@ -5,14 +5,19 @@
 //!
 //! 1. **tx/s at max rate** — closed loop: `--workers` concurrent requests, each a
 //!    `POST /capture` of `--txs-per-request` client-signed one-unit commissioning events
-//!    (`application/vnd.pedigree.signed-txs+json`), then polling `GET /capture/{id}` every
-//!    `--poll-ms` until the job has finished (every transaction committed and applied on the
-//!    node asked). Transactions are built and signed by the load generator while it runs.
+//!    (`application/vnd.pedigree.signed-txs+json`) with `Prefer: wait=60`, so the node
+//!    answers when the job has finished (every transaction committed and applied on the node
+//!    asked); a job still running after that is polled every `--poll-ms`. Transactions are
+//!    built and signed by the load generator while it runs.
 //! 2. **tx/s at half rate** — open loop: requests are started on a fixed schedule at half the
-//!    measured rate, whatever is outstanding; latency counts from the scheduled start, so a
-//!    stalled node cannot hide its queueing (no coordinated omission).
+//!    measured transaction rate, whatever is outstanding; latency counts from the scheduled
+//!    start, so a stalled node cannot hide its queueing (no coordinated omission). Requests
+//!    hold `--half-txs-per-request` transactions (default: as at max rate); smaller requests
+//!    measure a transaction's latency without 99 siblings in its request, and also how much
+//!    the network pays per block (more, smaller blocks).
 //! 3. **units/s at max rate** and 4. **at half rate** — the same with requests of
-//!    `--events-per-request` commissioning events of 100 units each.
+//!    `--events-per-request` commissioning events of 100 units each (at half rate
+//!    `--half-events-per-request`).
 //! 5. **load** — commissioning events of `--load-units-per-event` units until the ledger holds
 //!    `--serials` units.
 //! 6. **verify** — after the nodes have settled (together under a quarter of a core, at most
@@ -88,6 +93,10 @@ pub struct BenchOptions {
     pub txs_per_request: usize,
     /// 100-unit events per request in the units/s phases.
     pub events_per_request: usize,
+    /// Transactions per request in the tx/s half-rate phase.
+    pub half_txs_per_request: usize,
+    /// 100-unit events per request in the units/s half-rate phase.
+    pub half_events_per_request: usize,
     /// Units per commissioning event while loading.
     pub load_units_per_event: usize,
     /// Keep-alive connections of the verification phase.
@@ -124,6 +133,8 @@ impl BenchOptions {
             ("--workers", self.workers),
             ("--txs-per-request", self.txs_per_request),
             ("--events-per-request", self.events_per_request),
+            ("--half-txs-per-request", self.half_txs_per_request),
+            ("--half-events-per-request", self.half_events_per_request),
             ("--load-units-per-event", self.load_units_per_event),
             ("--verify-connections", self.verify_connections),
         ];
@@ -132,10 +143,18 @@ impl BenchOptions {
                 bail!("{name} must be at least 1");
             }
         }
-        if self.txs_per_request > 10_000 || self.events_per_request > 10_000 {
+        if [
+            self.txs_per_request,
+            self.events_per_request,
+            self.half_txs_per_request,
+            self.half_events_per_request,
+        ]
+        .iter()
+        .any(|&n| n > 10_000)
+        {
             bail!("a request holds at most 10,000 transactions (the node's capture limit)");
         }
-        if UNITS_PER_LOT % self.load_units_per_event as u64 != 0 {
+        if !UNITS_PER_LOT.is_multiple_of(self.load_units_per_event as u64) {
             bail!("--load-units-per-event must divide {UNITS_PER_LOT} (the units of one lot)");
         }
         if self.serials == 0 {
@@ -425,7 +444,8 @@ struct Done {
     accepted_firsts: Vec<u64>,
 }
 
-/// Posts one body and polls its capture job to the end.
+/// Posts one body with `Prefer: wait` (the node answers when the job has finished) and, if
+/// the job is still running after that, polls it to the end.
 async fn submit(
     http: &reqwest::Client,
     target: &Target,
@@ -437,6 +457,7 @@ async fn submit(
         .post(format!("{}/capture", target.url))
         .bearer_auth(&target.token)
         .header(CONTENT_TYPE, pedigree_client::http::SIGNED_TXS_MEDIA_TYPE)
+        .header("Prefer", "wait=60")
         .body(body.text)
         .send()
         .await
@@ -454,44 +475,44 @@ async fn submit(
             text.chars().take(300).collect::<String>()
         );
     }
-    let location = location.context("POST /capture: no Location header")?;
-    let job_url = format!("{}{location}", target.url);
-    loop {
-        tokio::time::sleep(poll).await;
-        let response = http
-            .get(&job_url)
-            .bearer_auth(&target.token)
-            .send()
-            .await
-            .context("GET /capture/{id}")?;
-        let status = response.status();
-        let job: Value = response.json().await.context("capture job answer")?;
-        if !status.is_success() {
-            bail!("GET {location}: {status}: {job}");
+    let mut job: Value = serde_json::from_str(&text).context("POST /capture answer")?;
+    if job["running"].as_bool() != Some(false) {
+        let location = location.context("POST /capture: no Location header")?;
+        let job_url = format!("{}{location}", target.url);
+        while job["running"].as_bool() != Some(false) {
+            tokio::time::sleep(poll).await;
+            let response = http
+                .get(&job_url)
+                .bearer_auth(&target.token)
+                .send()
+                .await
+                .context("GET /capture/{id}")?;
+            let status = response.status();
+            job = response.json().await.context("capture job answer")?;
+            if !status.is_success() {
+                bail!("GET {location}: {status}: {job}");
+            }
         }
-        if job["running"].as_bool() == Some(true) {
-            continue;
-        }
-        let results = job["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-        let accepted_firsts: Vec<u64> = results
-            .iter()
-            .filter(|r| r["accepted"].as_bool() == Some(true))
-            .filter_map(|r| r["eventIndex"].as_u64())
-            .filter_map(|i| body.firsts.get(usize::try_from(i).ok()?).copied())
-            .collect();
-        let accepted = accepted_firsts.len() as u64;
-        if results.is_empty()
-            && let Some(error) = job["errors"].as_array().and_then(|e| e.first())
-        {
-            bail!("capture job failed: {error}");
-        }
-        return Ok(Done {
-            txs: results.len() as u64,
-            accepted_txs: accepted,
-            accepted_units: accepted * units_per_tx,
-            accepted_firsts,
-        });
     }
+    let results = job["results"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let accepted_firsts: Vec<u64> = results
+        .iter()
+        .filter(|r| r["accepted"].as_bool() == Some(true))
+        .filter_map(|r| r["eventIndex"].as_u64())
+        .filter_map(|i| body.firsts.get(usize::try_from(i).ok()?).copied())
+        .collect();
+    let accepted = accepted_firsts.len() as u64;
+    if results.is_empty()
+        && let Some(error) = job["errors"].as_array().and_then(|e| e.first())
+    {
+        bail!("capture job failed: {error}");
+    }
+    Ok(Done {
+        txs: results.len() as u64,
+        accepted_txs: accepted,
+        accepted_units: accepted * units_per_tx,
+        accepted_firsts,
+    })
 }
 
 /// Bodies built ahead by a producer thread (signing happens there, on the same machine).
@@ -1260,10 +1281,16 @@ async fn measure(
         .closed_loop("tx/s max", small, options.workers, Some(window), None)
         .await;
     eprintln!("{}", phase_line(&max_tx));
-    let half_rate = max_tx.txs_per_s / 2.0 / small.txs as f64;
+    let half_shape = Shape {
+        txs: options.half_txs_per_request,
+        ..small
+    };
+    let half_rate = max_tx.txs_per_s / 2.0 / half_shape.txs as f64;
     report.phases.push(max_tx);
     if half_rate > 0.0 {
-        let half = run.open_loop("tx/s half", small, half_rate, window).await;
+        let half = run
+            .open_loop("tx/s half", half_shape, half_rate, window)
+            .await;
         eprintln!("{}", phase_line(&half));
         report.phases.push(half);
     }
@@ -1276,10 +1303,16 @@ async fn measure(
         .closed_loop("units/s max", big, options.workers, Some(window), None)
         .await;
     eprintln!("{}", phase_line(&max_units));
-    let half_rate = max_units.txs_per_s / 2.0 / big.txs as f64;
+    let half_shape = Shape {
+        txs: options.half_events_per_request,
+        ..big
+    };
+    let half_rate = max_units.txs_per_s / 2.0 / half_shape.txs as f64;
     report.phases.push(max_units);
     if half_rate > 0.0 {
-        let half = run.open_loop("units/s half", big, half_rate, window).await;
+        let half = run
+            .open_loop("units/s half", half_shape, half_rate, window)
+            .await;
         eprintln!("{}", phase_line(&half));
         report.phases.push(half);
     }
@@ -1641,6 +1674,8 @@ mod tests {
             workers: 1,
             txs_per_request: 1,
             events_per_request: 1,
+            half_txs_per_request: 1,
+            half_events_per_request: 1,
             load_units_per_event: 100,
             verify_connections: 1,
             verify_node: "pharm".into(),

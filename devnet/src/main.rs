@@ -62,6 +62,13 @@ enum Command {
         /// 100-unit commissioning events per request in the units/s phases.
         #[arg(long, default_value_t = 10)]
         events_per_request: usize,
+        /// Transactions per request in the tx/s half-rate phase (default: --txs-per-request).
+        #[arg(long)]
+        half_txs_per_request: Option<usize>,
+        /// 100-unit events per request in the units/s half-rate phase (default:
+        /// --events-per-request).
+        #[arg(long)]
+        half_events_per_request: Option<usize>,
         /// Units per commissioning event while loading --serials (divides 10,000).
         #[arg(long, default_value_t = 100)]
         load_units_per_event: usize,
@@ -74,7 +81,8 @@ enum Command {
         /// Comma-separated orgs whose nodes take the submissions (round robin).
         #[arg(long, default_value = "mfg", value_delimiter = ',')]
         submit_to: Vec<String>,
-        /// Capture-job polling interval, milliseconds.
+        /// Capture-job polling interval, milliseconds (only for a job still running after the
+        /// `Prefer: wait`).
         #[arg(long, default_value_t = 2)]
         poll_ms: u64,
         /// Leave the node data in place, with the list of committed serials (the nodes are
@@ -175,6 +183,8 @@ async fn main() -> anyhow::Result<()> {
             workers,
             txs_per_request,
             events_per_request,
+            half_txs_per_request,
+            half_events_per_request,
             load_units_per_event,
             verify_connections,
             verify_node,
@@ -196,6 +206,8 @@ async fn main() -> anyhow::Result<()> {
                 workers,
                 txs_per_request,
                 events_per_request,
+                half_txs_per_request: half_txs_per_request.unwrap_or(txs_per_request),
+                half_events_per_request: half_events_per_request.unwrap_or(events_per_request),
                 load_units_per_event,
                 verify_connections,
                 verify_node,
