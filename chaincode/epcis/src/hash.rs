@@ -257,10 +257,10 @@ pub fn ignore_fields_of(doc: &EpcisDocument) -> Vec<IgnoredField> {
     while let Some((e, depth)) = stack.pop() {
         if e.name.local == "ignoreFields" {
             collect_ignored(doc, &e.value, &mut out);
-        } else if depth < 3 {
-            if let ExtensionValue::Elements(children) = &e.value {
-                stack.extend(children.iter().map(|c| (c, depth + 1)));
-            }
+        } else if depth < 3
+            && let ExtensionValue::Elements(children) = &e.value
+        {
+            stack.extend(children.iter().map(|c| (c, depth + 1)));
         }
     }
     out

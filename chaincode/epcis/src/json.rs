@@ -895,13 +895,11 @@ impl Reader<'_> {
         let mut e = EpcisEvent::new(event_type);
         // Events rarely carry their own @context: copy the bindings only then.
         let mut prefixes = std::borrow::Cow::Borrowed(outer);
-        if !bare {
-            if let Some((_, c)) = members.iter().find(|(k, _)| k == "@context") {
-                let (entries, single) = self.context(c, &Path::Field(path, "@context"))?;
-                prefixes.to_mut().add_context(&entries);
-                e.context = entries;
-                e.context_is_single = single;
-            }
+        if !bare && let Some((_, c)) = members.iter().find(|(k, _)| k == "@context") {
+            let (entries, single) = self.context(c, &Path::Field(path, "@context"))?;
+            prefixes.to_mut().add_context(&entries);
+            e.context = entries;
+            e.context_is_single = single;
         }
         for (key, v) in members {
             let fp = &Path::Field(path, key);

@@ -460,16 +460,16 @@ impl Validator {
                 None => self.push(format!("{ep}.declarationTime"), "missing declarationTime"),
                 Some(t) => self.time(&format!("{ep}.declarationTime"), t),
             }
-            if let Some(r) = &ed.reason {
-                if let Some(m) = cbv_problem(
+            if let Some(r) = &ed.reason
+                && let Some(m) = cbv_problem(
                     "error reason",
                     r.as_str(),
                     r.is_standard(),
                     ErrorReason::URN_PREFIX,
                     ErrorReason::WEB_URI_PREFIX,
-                ) {
-                    self.push(format!("{ep}.reason"), m);
-                }
+                )
+            {
+                self.push(format!("{ep}.reason"), m);
             }
             for (i, id) in ed.corrective_event_ids.iter().flatten().enumerate() {
                 self.uri(&format!("{ep}.correctiveEventIDs[{i}]"), id);
@@ -516,16 +516,16 @@ impl Validator {
         if let Some(t) = &e.transformation_id {
             self.uri(&p("transformationID"), t);
         }
-        if let Some(b) = &e.biz_step {
-            if let Some(m) = cbv_problem(
+        if let Some(b) = &e.biz_step
+            && let Some(m) = cbv_problem(
                 "bizStep",
                 b.as_str(),
                 b.is_standard(),
                 BizStep::URN_PREFIX,
                 BizStep::WEB_URI_PREFIX,
-            ) {
-                self.push(p("bizStep"), m);
-            }
+            )
+        {
+            self.push(p("bizStep"), m);
         }
         if let Some(d) = &e.disposition {
             self.disposition(&p("disposition"), d);
@@ -557,16 +557,16 @@ impl Validator {
         for (i, bt) in e.biz_transaction_list.iter().flatten().enumerate() {
             let bp = format!("{}[{i}]", p("bizTransactionList"));
             self.uri(&format!("{bp}.bizTransaction"), &bt.value);
-            if let Some(t) = &bt.transaction_type {
-                if let Some(m) = cbv_problem(
+            if let Some(t) = &bt.transaction_type
+                && let Some(m) = cbv_problem(
                     "business transaction type",
                     t.as_str(),
                     t.is_standard(),
                     BizTransactionType::URN_PREFIX,
                     BizTransactionType::WEB_URI_PREFIX,
-                ) {
-                    self.push(format!("{bp}.type"), m);
-                }
+                )
+            {
+                self.push(format!("{bp}.type"), m);
             }
         }
         for (name, value_key, list) in [
@@ -641,13 +641,13 @@ impl Validator {
             if let Some(t) = &r.time {
                 self.time(&format!("{rp}.time"), t);
             }
-            if let Some(h) = &r.hex_binary_value {
-                if h.len() % 2 != 0 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
-                    self.push(
-                        format!("{rp}.hexBinaryValue"),
-                        format!("\"{h}\" is not hexBinary"),
-                    );
-                }
+            if let Some(h) = &r.hex_binary_value
+                && (h.len() % 2 != 0 || !h.bytes().all(|c| c.is_ascii_hexdigit()))
+            {
+                self.push(
+                    format!("{rp}.hexBinaryValue"),
+                    format!("\"{h}\" is not hexBinary"),
+                );
             }
             self.extensions(&rp, &r.extensions, false);
         }

@@ -812,14 +812,14 @@ impl Reader<'_> {
                         .then_some(3)
                 });
             let Some(rank) = rank else { continue };
-            if let Some((prev, prev_name)) = last {
-                if rank < prev || (rank == prev && rank < 3) {
-                    return Err(self.err(
+            if let Some((prev, prev_name)) = last
+                && (rank < prev || (rank == prev && rank < 3))
+            {
+                return Err(self.err(
                         &Path::Field(path, name),
                         format!("element <{name}> is out of XSD sequence order (it must come before <{prev_name}>)"),
                         c,
                     ));
-                }
             }
             last = Some((rank, name));
         }
@@ -1058,19 +1058,19 @@ impl Writer {
             }
             return name.local.clone();
         }
-        if let Some(p) = &name.prefix {
-            if !p.is_empty() {
-                match bound(self, decls, p) {
-                    Some(n) if n == name.namespace => {}
-                    _ => decls.push((p.clone(), name.namespace.clone())),
-                }
-                return format!("{p}:{}", name.local);
+        if let Some(p) = &name.prefix
+            && !p.is_empty()
+        {
+            match bound(self, decls, p) {
+                Some(n) if n == name.namespace => {}
+                _ => decls.push((p.clone(), name.namespace.clone())),
             }
+            return format!("{p}:{}", name.local);
         }
-        if let Some(p) = self.prefix_for(&name.namespace) {
-            if bound(self, decls, &p).as_deref() == Some(name.namespace.as_str()) {
-                return format!("{p}:{}", name.local);
-            }
+        if let Some(p) = self.prefix_for(&name.namespace)
+            && bound(self, decls, &p).as_deref() == Some(name.namespace.as_str())
+        {
+            return format!("{p}:{}", name.local);
         }
         if bound(self, decls, "").as_deref() != Some(name.namespace.as_str()) {
             decls.push((String::new(), name.namespace.clone()));
@@ -1103,10 +1103,10 @@ impl Writer {
                 Some(_) => {}
             }
         }
-        if let Some(p) = self.prefix_for(&name.namespace) {
-            if bound(self, decls, &p).as_deref() == Some(name.namespace.as_str()) {
-                return format!("{p}:{}", name.local);
-            }
+        if let Some(p) = self.prefix_for(&name.namespace)
+            && bound(self, decls, &p).as_deref() == Some(name.namespace.as_str())
+        {
+            return format!("{p}:{}", name.local);
         }
         self.counter += 1;
         let p = format!("ns{}", self.counter);

@@ -113,10 +113,10 @@ fn el(ai: &str, v: impl Into<String>) -> AiElement {
 /// list: `Ok` if and only if `parse_urn` succeeds, with the same error
 /// otherwise. SGTINs without escapes take a non-allocating path.
 pub fn check_urn(urn: &str) -> Result<(), Gs1Error> {
-    if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:") {
-        if sgtin_ok(body) {
-            return Ok(());
-        }
+    if let Some(body) = urn.strip_prefix("urn:epc:id:sgtin:")
+        && sgtin_ok(body)
+    {
+        return Ok(());
     }
     parse_urn(urn).map(|_| ())
 }

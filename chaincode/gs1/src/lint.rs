@@ -202,7 +202,7 @@ pub(crate) fn cset64(d: &[u8]) -> R {
     let body_len = d.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     first_bad(&d[..body_len], is_cset64, LintKind::InvalidCset64Character)?;
     let pad = d.len() - body_len;
-    if pad > 0 && (pad > 2 || d.len() % 4 != 0) {
+    if pad > 0 && (pad > 2 || !d.len().is_multiple_of(4)) {
         return Err(LintError::new(
             LintKind::InvalidCset64Padding,
             d,
@@ -332,7 +332,7 @@ fn pcenc(d: &[u8]) -> R {
 }
 
 fn pieceoftotal(d: &[u8]) -> R {
-    if d.is_empty() || d.len() % 2 != 0 {
+    if d.is_empty() || !d.len().is_multiple_of(2) {
         return Err(LintError::new(
             LintKind::InvalidLengthForPieceOfTotal,
             d,

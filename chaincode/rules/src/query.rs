@@ -355,10 +355,10 @@ impl<S: StateView + ?Sized> TraceReader<'_, S> {
                     open = Some((container.clone(), entry.event_seq))
                 }
                 HistoryAction::UnpackedFrom(container) => {
-                    if let Some((open_container, start)) = open.take() {
-                        if open_container == *container {
-                            intervals.push((open_container, start, entry.event_seq));
-                        }
+                    if let Some((open_container, start)) = open.take()
+                        && open_container == *container
+                    {
+                        intervals.push((open_container, start, entry.event_seq));
                     }
                 }
                 _ => {}

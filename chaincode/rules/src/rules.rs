@@ -1632,16 +1632,16 @@ pub(crate) fn extend_expiry(
         );
     }
     let key = keys::expiry_extension(gtin, lot);
-    if let Some(previous) = load::<ExpiryExtension>(state, &key) {
-        if expiry <= previous.expiry {
-            return reject(
-                Outcome::MalformedBody,
-                format!(
-                    "{gtin} lot {lot} is already extended to {}",
-                    previous.expiry
-                ),
-            );
-        }
+    if let Some(previous) = load::<ExpiryExtension>(state, &key)
+        && expiry <= previous.expiry
+    {
+        return reject(
+            Outcome::MalformedBody,
+            format!(
+                "{gtin} lot {lot} is already extended to {}",
+                previous.expiry
+            ),
+        );
     }
     store(
         state,

@@ -145,10 +145,10 @@ impl RecentIds {
         if self.set.contains(id) {
             return;
         }
-        if self.order.len() >= self.capacity {
-            if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
-            }
+        if self.order.len() >= self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
         }
         self.order.push_back(id.to_string());
         self.set.insert(id.to_string());

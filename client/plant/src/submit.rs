@@ -116,14 +116,14 @@ impl FileSubmitter {
                 outcomes.push(EventOutcome::Duplicate);
             }
         }
-        if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
-            if !document.events.is_empty() {
-                let name = format!("epcis-{:020}-{:020}.jsonld", first.seq, last.seq);
-                let text = pedigree_epcis::json::write_document(&document);
-                crate::serial::write_durably(&self.directory.join(name), text.as_bytes()).map_err(
-                    |e| SubmitError::Transport(format!("{}: {e}", self.directory.display())),
-                )?;
-            }
+        if let (Some(first), Some(last)) = (batch.first(), batch.last())
+            && !document.events.is_empty()
+        {
+            let name = format!("epcis-{:020}-{:020}.jsonld", first.seq, last.seq);
+            let text = pedigree_epcis::json::write_document(&document);
+            crate::serial::write_durably(&self.directory.join(name), text.as_bytes()).map_err(
+                |e| SubmitError::Transport(format!("{}: {e}", self.directory.display())),
+            )?;
         }
         self.written.extend(in_this_batch);
         Ok(outcomes)

@@ -53,7 +53,7 @@ impl FakeLedger {
             );
         }
         // Deterministic business rejections: about one event in 40.
-        let outcome = if event.event_id.as_bytes()[20] % 40 == 0 {
+        let outcome = if event.event_id.as_bytes()[20].is_multiple_of(40) {
             EventOutcome::Rejected {
                 code: "TEST_RULE".into(),
                 message: "rejected by the test ledger".into(),

@@ -442,10 +442,10 @@ fn add_org_action(org_file: &str, public: &[String]) -> Result<GovAction, CliErr
                     Some(&parts.signing_key_id),
                 ));
             }
-            if let Some(peer_id) = parts.peer_id {
-                if !description.nodes.contains(&peer_id) {
-                    org = org.node(peer_id);
-                }
+            if let Some(peer_id) = parts.peer_id
+                && !description.nodes.contains(&peer_id)
+            {
+                org = org.node(peer_id);
             }
         }
     }

@@ -402,7 +402,8 @@ impl<S: LogStore> Cluster<S> {
         let ids: Vec<u64> = self.nodes.keys().copied().collect();
         for id in &ids {
             let node = &self.nodes[id];
-            if node.replica.is_some() && (self.now_ms + node.tick_phase_ms) % TICK_MS == 0 {
+            if node.replica.is_some() && (self.now_ms + node.tick_phase_ms).is_multiple_of(TICK_MS)
+            {
                 self.handle(*id, Input::Tick);
             }
         }
@@ -413,7 +414,9 @@ impl<S: LogStore> Cluster<S> {
             }
         }
         self.restart_due();
-        if self.config.check_interval_ms > 0 && self.now_ms % self.config.check_interval_ms == 0 {
+        if self.config.check_interval_ms > 0
+            && self.now_ms.is_multiple_of(self.config.check_interval_ms)
+        {
             self.check();
         }
     }
@@ -906,7 +909,7 @@ impl<S: LogStore> Cluster<S> {
         while self.now_ms - start_ms < self.config.liveness_ms_max && self.violations.is_empty() {
             self.step_ms();
             let waiting = self.liveness_values.len() - self.liveness_committed.len();
-            if self.now_ms % 20 == 0
+            if self.now_ms.is_multiple_of(20)
                 && waiting == 0
                 && self.liveness_committed.len() < self.config.liveness_proposals
                 && let Some(leader) = self.leader()

@@ -92,7 +92,7 @@ impl StateMachine {
             return;
         }
         assert!(
-            data.len() >= 16 && data.len() % 8 == 0,
+            data.len() >= 16 && data.len().is_multiple_of(8),
             "malformed simulator snapshot"
         );
         let word =

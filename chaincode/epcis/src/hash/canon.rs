@@ -24,10 +24,11 @@ pub(crate) fn push_canonical_value(out: &mut String, text: &str) {
         return;
     }
     // Fast path: EPC URIs (the bulk of pharma events).
-    if let Some(rest) = t.strip_prefix("urn:epc:") {
-        if !t.contains("urn:epcglobal:cbv:") && push_epc_uri(out, rest) {
-            return;
-        }
+    if let Some(rest) = t.strip_prefix("urn:epc:")
+        && !t.contains("urn:epcglobal:cbv:")
+        && push_epc_uri(out, rest)
+    {
+        return;
     }
     let t = expand_predefined_curie(t);
     let t = replace_cbv_urns(&t);

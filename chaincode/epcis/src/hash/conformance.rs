@@ -55,11 +55,9 @@ impl CorpusReport {
     /// Records one check. An excluded check that fails is reported as
     /// excluded; one that passes counts as passed (the exclusion is stale).
     fn check(&mut self, id: &str, ok: bool, detail: impl FnOnce() -> String) {
-        if !ok {
-            if let Some((_, reason)) = EXCLUSIONS.iter().find(|(x, _)| *x == id) {
-                self.excluded.push(format!("{id}: {reason}"));
-                return;
-            }
+        if !ok && let Some((_, reason)) = EXCLUSIONS.iter().find(|(x, _)| *x == id) {
+            self.excluded.push(format!("{id}: {reason}"));
+            return;
         }
         if ok {
             self.passed += 1;

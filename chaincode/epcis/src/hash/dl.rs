@@ -168,7 +168,7 @@ fn push_with_cd(out: &mut String, parts: &[&str]) {
     for part in parts.iter().rev() {
         for c in part.bytes().rev() {
             let d = u32::from(c.wrapping_sub(b'0')) % 10;
-            sum += if i % 2 == 0 { d * 3 } else { d };
+            sum += if i.is_multiple_of(2) { d * 3 } else { d };
             i += 1;
         }
     }
@@ -581,16 +581,17 @@ fn digital_link(uri: &str) -> Option<String> {
     }
     // Drop the CPV (AI 22).
     let cpv_tail = key_with_digits(&u).and_then(|t| t.strip_prefix("/22/").map(str::to_string));
-    if let Some(after22) = cpv_tail {
-        if let Some(i) = u.find("/22/") {
-            if cls(&after22, 20) {
-                u.truncate(i);
-            } else if after22.len() <= 20 && after22.bytes().all(|c| c == b'/' || is_cls(c)) {
-                if let Some(j) = after22.find('/') {
-                    u.truncate(i);
-                    u.push_str(&after22[j..]);
-                }
-            }
+    if let Some(after22) = cpv_tail
+        && let Some(i) = u.find("/22/")
+    {
+        if cls(&after22, 20) {
+            u.truncate(i);
+        } else if after22.len() <= 20
+            && after22.bytes().all(|c| c == b'/' || is_cls(c))
+            && let Some(j) = after22.find('/')
+        {
+            u.truncate(i);
+            u.push_str(&after22[j..]);
         }
     }
     // Keep the finest level: drop the lot when a serial follows.
@@ -599,12 +600,12 @@ fn digital_link(uri: &str) -> Option<String> {
         .and_then(|t| t.split_once("/21/"))
         .filter(|(lot, serial)| cls(lot, 20) && cls(serial, 20))
         .map(|(_, serial)| serial.to_string());
-    if let Some(serial) = lot_serial {
-        if let Some(i) = u.find("/10/") {
-            u.truncate(i);
-            u.push_str("/21/");
-            u.push_str(&serial);
-        }
+    if let Some(serial) = lot_serial
+        && let Some(i) = u.find("/10/")
+    {
+        u.truncate(i);
+        u.push_str("/21/");
+        u.push_str(&serial);
     }
     valid_output(&u).then_some(u)
 }
