@@ -20,11 +20,14 @@
 //!
 //! # Protocols
 //!
-//! * [`RAFT_PROTOCOL`] (`/pedigree/raft/1`): fire-and-forget consensus bytes, acknowledged with an empty response.
+//! * [`RAFT_PROTOCOL`] (`/pedigree/raft/2`): fire-and-forget consensus bytes, one long-lived stream per
+//!   peer and direction carrying a frame per message (see [`raft_stream`]: a writer task per connected
+//!   peer, a reader task per inbound stream).
 //! * [`FORWARD_PROTOCOL`] (`/pedigree/forward/1`): a generic request/response, used to forward client
-//!   transactions to the leader.
+//!   transactions to the leader ([`BytesCodec`]).
 //!
-//! Both use [`BytesCodec`]: one length-prefixed frame per message, at most [`NetworkLimits::message_bytes_max`].
+//! Both frame a message the same way: a 4-byte big-endian length, then at most
+//! [`NetworkLimits::message_bytes_max`] bytes.
 //!
 //! # Membership
 //!
@@ -35,6 +38,7 @@
 pub mod codec;
 pub mod dial;
 pub mod membership;
+mod raft_stream;
 mod swarm_task;
 
 use std::collections::BTreeSet;
@@ -52,7 +56,7 @@ pub use self::membership::{AllowList, MembershipGate, NotMember};
 use crate::shutdown::Shutdown;
 
 /// The consensus message protocol.
-pub const RAFT_PROTOCOL: StreamProtocol = StreamProtocol::new("/pedigree/raft/1");
+pub const RAFT_PROTOCOL: StreamProtocol = StreamProtocol::new("/pedigree/raft/2");
 
 /// The client-request forwarding protocol.
 pub const FORWARD_PROTOCOL: StreamProtocol = StreamProtocol::new("/pedigree/forward/1");
@@ -117,9 +121,10 @@ pub struct NetworkLimits {
     pub requests_inbound_queued_max: usize,
     /// The most forwarded requests awaiting a response, per direction.
     pub requests_pending_max: usize,
-    /// The most unacknowledged raft messages per peer; more are dropped.
+    /// The most raft messages queued for one peer's stream; more are dropped.
     pub raft_in_flight_per_peer_max: usize,
-    /// How long a request may wait for its response, in either direction.
+    /// How long a request may wait for its response, in either direction, and a raft stream
+    /// write may take before the stream is given up and reopened.
     pub request_timeout: Duration,
     /// The first delay before redialling a peer.
     pub dial_backoff_min: Duration,
@@ -198,23 +203,24 @@ impl NetworkConfig {
 /// Counters of notable events, for metrics and tests; they only grow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkCounters {
-    /// Raft messages handed to libp2p.
+    /// Raft messages written to their peer's stream.
     pub raft_sent: u64,
     /// Raft messages delivered to [`NetworkInbound::raft`].
     pub raft_received: u64,
     /// Raft messages dropped because there was no connection to the target.
     pub raft_dropped_not_connected: u64,
-    /// Raft messages dropped because too many to the same peer were unacknowledged.
+    /// Raft messages dropped because the queue to the peer's stream was full.
     pub raft_dropped_in_flight: u64,
     /// Inbound raft messages dropped because [`NetworkInbound::raft`] was full or closed.
     pub raft_dropped_inbound_full: u64,
-    /// Raft messages that libp2p failed to deliver (timeout, closed connection, I/O).
+    /// Raft messages that could not be written (the stream did not open, failed or timed out).
     pub raft_send_failures: u64,
     /// Forwarded requests delivered to [`NetworkInbound::requests`].
     pub requests_received: u64,
     /// Inbound forwarded requests dropped because the queue or the pending set was full.
     pub requests_dropped: u64,
-    /// Inbound streams that failed after the request was read (timeouts, closed connections, I/O).
+    /// Inbound streams that failed inside a message or after a request was read (timeouts,
+    /// closed connections, I/O).
     pub inbound_failures: u64,
     /// Inbound messages refused because they exceed [`NetworkLimits::message_bytes_max`].
     pub messages_refused_oversize: u64,
@@ -368,8 +374,8 @@ pub struct InboundRequest {
 /// The receiving ends of the network; the consumer must keep draining them or messages are dropped.
 #[derive(Debug)]
 pub struct NetworkInbound {
-    /// Consensus messages from members. Each message uses its own substream, so messages from one peer
-    /// may arrive out of order (Raft tolerates reordering, loss and duplication).
+    /// Consensus messages from members, in order per peer stream; a reconnection can lose messages
+    /// (Raft tolerates loss, reordering and duplication).
     pub raft: mpsc::Receiver<(PeerId, Vec<u8>)>,
     /// Forwarded requests from members.
     pub requests: mpsc::Receiver<InboundRequest>,

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use libp2p::Stream;
 use libp2p::futures::StreamExt;
 use libp2p::futures::future::BoxFuture;
 use libp2p::futures::stream::FuturesUnordered;
@@ -13,10 +14,12 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, connection_limits, noise, tcp, yamux};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 use super::dial::DialSchedule;
+use super::raft_stream::{Reader, Writer};
 use super::{
     AllowList, BytesCodec, Command, FORWARD_PROTOCOL, InboundRequest, MembershipGate, NetError,
     NetworkCounters, NetworkLimits, NetworkStatus, NotMember, RAFT_PROTOCOL, Responder, Result,
@@ -29,7 +32,7 @@ use crate::shutdown::Shutdown;
 pub(super) struct Behaviour {
     connection_limits: connection_limits::Behaviour,
     gate: MembershipGate,
-    raft: request_response::Behaviour<BytesCodec>,
+    raft: libp2p_stream::Behaviour,
     forward: request_response::Behaviour<BytesCodec>,
 }
 
@@ -49,11 +52,7 @@ pub(super) fn build_swarm(
     let behaviour = Behaviour {
         connection_limits: connection_limits::Behaviour::new(connection_limits),
         gate: MembershipGate::new(allow_list),
-        raft: request_response::Behaviour::with_codec(
-            codec.clone(),
-            [(RAFT_PROTOCOL, ProtocolSupport::Full)],
-            request_config.clone(),
-        ),
+        raft: libp2p_stream::Behaviour::new(),
         forward: request_response::Behaviour::with_codec(
             codec,
             [(FORWARD_PROTOCOL, ProtocolSupport::Full)],
@@ -107,8 +106,14 @@ pub(super) struct SwarmTask {
     status: Arc<watch::Sender<NetworkStatus>>,
     shutdown: Shutdown,
     schedule: DialSchedule,
-    /// Unacknowledged raft messages per peer.
-    raft_in_flight: BTreeMap<PeerId, usize>,
+    /// Opens raft streams (each writer has a clone).
+    raft_control: libp2p_stream::Control,
+    /// Raft streams peers open to us.
+    raft_incoming: libp2p_stream::IncomingStreams,
+    /// The writer task of every connected peer we have sent to: its queue and its task.
+    raft_writers: BTreeMap<PeerId, (mpsc::Sender<Vec<u8>>, AbortHandle)>,
+    /// The reader task of every peer's raft stream (one per peer; a newer stream replaces it).
+    raft_readers: BTreeMap<PeerId, AbortHandle>,
     /// Our forwarded requests awaiting a response.
     outbound_requests: BTreeMap<OutboundRequestId, ReplySender>,
     /// Peers' forwarded requests awaiting the application's response.
@@ -127,6 +132,10 @@ impl SwarmTask {
         }
         // `subscribe` marks the current membership as seen; no connection exists yet to check against it.
         let membership_changes = parts.allow_list.subscribe();
+        let mut raft_control = parts.swarm.behaviour().raft.new_control();
+        let raft_incoming = raft_control
+            .accept(RAFT_PROTOCOL)
+            .expect("the raft protocol is registered once, here");
         SwarmTask {
             swarm: parts.swarm,
             allow_list: parts.allow_list,
@@ -138,7 +147,10 @@ impl SwarmTask {
             status: parts.status,
             shutdown: parts.shutdown,
             schedule,
-            raft_in_flight: BTreeMap::new(),
+            raft_control,
+            raft_incoming,
+            raft_writers: BTreeMap::new(),
+            raft_readers: BTreeMap::new(),
             outbound_requests: BTreeMap::new(),
             pending_responses: FuturesUnordered::new(),
         }
@@ -168,6 +180,7 @@ impl SwarmTask {
                     self.on_command(command);
                 }
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some((peer, stream)) = self.raft_incoming.next() => self.on_raft_stream(peer, stream),
                 changed = self.membership_changes.changed() => {
                     // The task holds an `AllowList`, so the sender outlives the receiver.
                     assert!(changed.is_ok(), "membership sender dropped while the task holds it");
@@ -178,6 +191,12 @@ impl SwarmTask {
                 }
                 _ = dial_timer.tick() => self.dial_due(),
             }
+        }
+        for (_, (_, writer)) in std::mem::take(&mut self.raft_writers) {
+            writer.abort();
+        }
+        for (_, reader) in std::mem::take(&mut self.raft_readers) {
+            reader.abort();
         }
         // Dropping the task fails every outstanding request (their reply senders drop) and releases
         // `shutdown`, which tells the controller this task is done.
@@ -204,19 +223,63 @@ impl SwarmTask {
         }
     }
 
+    /// Queues a raft message for the peer's writer (started on the first message after the
+    /// peer connected); counted as sent once the writer has written it.
     fn send_raft(&mut self, peer: PeerId, bytes: Vec<u8>) {
         if !self.is_connected(&peer) {
             self.bump(|counters| counters.raft_dropped_not_connected += 1);
             return;
         }
-        let in_flight = self.raft_in_flight.entry(peer).or_insert(0);
-        if *in_flight >= self.limits.raft_in_flight_per_peer_max {
+        let queue = match self.raft_writers.get(&peer) {
+            Some((queue, writer)) if !writer.is_finished() => queue,
+            _ => {
+                let (queue, receiver) = mpsc::channel(self.limits.raft_in_flight_per_peer_max);
+                let writer = Writer {
+                    peer,
+                    control: self.raft_control.clone(),
+                    queue: receiver,
+                    status: Arc::clone(&self.status),
+                    write_timeout: self.limits.request_timeout,
+                };
+                let task = tokio::spawn(writer.run().in_current_span());
+                self.raft_writers.insert(peer, (queue, task.abort_handle()));
+                &self.raft_writers[&peer].0
+            }
+        };
+        if queue.try_send(bytes).is_err() {
             self.bump(|counters| counters.raft_dropped_in_flight += 1);
+        }
+    }
+
+    /// A peer opened its raft stream to us: a reader delivers its messages (replacing the
+    /// reader of an earlier stream from the same peer).
+    fn on_raft_stream(&mut self, peer: PeerId, stream: Stream) {
+        if !self.allow_list.contains(&peer) {
+            tracing::debug!(%peer, "raft stream from a non-member refused");
             return;
         }
-        *in_flight += 1;
-        self.swarm.behaviour_mut().raft.send_request(&peer, bytes);
-        self.bump(|counters| counters.raft_sent += 1);
+        let reader = Reader {
+            peer,
+            stream,
+            deliver: self.raft_inbound.clone(),
+            allow_list: self.allow_list.clone(),
+            status: Arc::clone(&self.status),
+            message_bytes_max: self.limits.message_bytes_max,
+        };
+        let task = tokio::spawn(reader.run().in_current_span());
+        if let Some(previous) = self.raft_readers.insert(peer, task.abort_handle()) {
+            previous.abort();
+        }
+    }
+
+    /// Stops the raft tasks of a peer that is no longer connected.
+    fn stop_raft_tasks(&mut self, peer: &PeerId) {
+        if let Some((_, writer)) = self.raft_writers.remove(peer) {
+            writer.abort();
+        }
+        if let Some(reader) = self.raft_readers.remove(peer) {
+            reader.abort();
+        }
     }
 
     fn send_request(&mut self, peer: PeerId, bytes: Vec<u8>, reply: ReplySender) {
@@ -236,22 +299,13 @@ impl SwarmTask {
         self.outbound_requests.insert(request_id, reply);
     }
 
-    fn raft_acknowledged(&mut self, peer: &PeerId) {
-        if let Some(in_flight) = self.raft_in_flight.get_mut(peer) {
-            *in_flight = in_flight.saturating_sub(1);
-            if *in_flight == 0 {
-                self.raft_in_flight.remove(peer);
-            }
-        }
-    }
-
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         let now = Instant::now();
         match event {
             SwarmEvent::Behaviour(
                 BehaviourEvent::ConnectionLimits(never) | BehaviourEvent::Gate(never),
             ) => match never {},
-            SwarmEvent::Behaviour(BehaviourEvent::Raft(event)) => self.on_raft_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Raft(())) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Forward(event)) => self.on_forward_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
@@ -282,6 +336,7 @@ impl SwarmTask {
                     .on_disconnected(&peer_id, num_established, now);
                 if num_established == 0 {
                     tracing::info!(peer = %peer_id, cause = ?cause, "disconnected");
+                    self.stop_raft_tasks(&peer_id);
                     self.status.send_modify(|status| {
                         status.connected.remove(&peer_id);
                     });
@@ -322,47 +377,6 @@ impl SwarmTask {
         } else {
             tracing::warn!(%cause, "connection refused: limit reached");
             self.bump(|counters| counters.connections_limited += 1);
-        }
-    }
-
-    fn on_raft_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
-        match event {
-            request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request {
-                    request, channel, ..
-                } => {
-                    // The acknowledgement only says "received"; an error means the peer went away.
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .raft
-                        .send_response(channel, Vec::new());
-                    self.deliver_raft(peer, request);
-                }
-                request_response::Message::Response { .. } => self.raft_acknowledged(&peer),
-            },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
-                self.raft_acknowledged(&peer);
-                self.bump(|counters| counters.raft_send_failures += 1);
-                tracing::debug!(%peer, %error, "raft message not delivered");
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                self.bump(|counters| counters.inbound_failures += 1);
-                tracing::warn!(%peer, %error, "inbound raft message failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
-        }
-    }
-
-    fn deliver_raft(&mut self, peer: PeerId, bytes: Vec<u8>) {
-        // A message can race a membership removal; the gate has let the connection in, so check again.
-        if !self.allow_list.contains(&peer) {
-            tracing::debug!(%peer, "raft message from a removed member ignored");
-            return;
-        }
-        match self.raft_inbound.try_send((peer, bytes)) {
-            Ok(()) => self.bump(|counters| counters.raft_received += 1),
-            Err(_) => self.bump(|counters| counters.raft_dropped_inbound_full += 1),
         }
     }
 
