@@ -18,6 +18,11 @@
 //! uses a stream only after reading it; otherwise it tries again (up to [`OPEN_ATTEMPTS_MAX`]
 //! times per batch, [`REOPEN_PAUSE`] apart) before counting the batch as failed.
 //!
+//! Writers exist only for connected peers (the swarm task aborts a peer's tasks when its last
+//! connection closes). In the moment between a close and that abort, `open_stream` may ask the
+//! swarm to dial the peer (libp2p-stream dials a disconnected peer); the membership gate still
+//! admits only members, and the dial schedule would have redialled it anyway.
+//!
 //! Failures: a writer whose stream fails (reset, closed connection, a write that does not
 //! finish within [`super::NetworkLimits::request_timeout`]) counts the messages of that write
 //! as send failures and opens a new stream for the next message. A reader refuses a frame over
