@@ -14,7 +14,9 @@
 //!    start, so a stalled node cannot hide its queueing (no coordinated omission). Requests
 //!    hold `--half-txs-per-request` transactions (default: as at max rate); smaller requests
 //!    measure a transaction's latency without 99 siblings in its request, and also how much
-//!    the network pays per block (more, smaller blocks).
+//!    the network pays per block (more, smaller blocks). The phase runs until it has started
+//!    `--half-requests-min` requests (1,000), longer than `--secs` if need be, so that its p99
+//!    is not just the second-slowest of 150 requests.
 //! 3. **units/s at max rate** and 4. **at half rate** — the same with requests of
 //!    `--events-per-request` commissioning events of 100 units each (at half rate
 //!    `--half-events-per-request`).
@@ -97,6 +99,8 @@ pub struct BenchOptions {
     pub half_txs_per_request: usize,
     /// 100-unit events per request in the units/s half-rate phase.
     pub half_events_per_request: usize,
+    /// Requests each half-rate phase starts at least (it runs longer than `secs` if need be).
+    pub half_requests_min: usize,
     /// Units per commissioning event while loading.
     pub load_units_per_event: usize,
     /// Keep-alive connections of the verification phase.
@@ -1288,8 +1292,9 @@ async fn measure(
     let half_rate = max_tx.txs_per_s / 2.0 / half_shape.txs as f64;
     report.phases.push(max_tx);
     if half_rate > 0.0 {
+        let half_window = half_window(window, options.half_requests_min, half_rate);
         let half = run
-            .open_loop("tx/s half", half_shape, half_rate, window)
+            .open_loop("tx/s half", half_shape, half_rate, half_window)
             .await;
         eprintln!("{}", phase_line(&half));
         report.phases.push(half);
@@ -1310,8 +1315,9 @@ async fn measure(
     let half_rate = max_units.txs_per_s / 2.0 / half_shape.txs as f64;
     report.phases.push(max_units);
     if half_rate > 0.0 {
+        let half_window = half_window(window, options.half_requests_min, half_rate);
         let half = run
-            .open_loop("units/s half", half_shape, half_rate, window)
+            .open_loop("units/s half", half_shape, half_rate, half_window)
             .await;
         eprintln!("{}", phase_line(&half));
         report.phases.push(half);
@@ -1496,6 +1502,13 @@ async fn settle_and_verify(
     Ok(())
 }
 
+/// How long a half-rate phase runs: `window`, or longer if starting `requests_min` requests at
+/// `requests_per_s` takes longer (at most ten minutes).
+fn half_window(window: Duration, requests_min: usize, requests_per_s: f64) -> Duration {
+    let needed = requests_min as f64 / requests_per_s;
+    window.max(Duration::from_secs_f64(needed.min(600.0)))
+}
+
 fn phase_line(phase: &SubmitPhase) -> String {
     format!(
         "{:13} {:>9.0} tx/s {:>10.0} units/s  p50 {:>7.1} ms  p99 {:>7.1} ms  ({} requests, {} errors{})",
@@ -1665,6 +1678,14 @@ mod tests {
     }
 
     #[test]
+    fn a_half_rate_phase_runs_until_it_has_enough_requests() {
+        let window = Duration::from_secs(8);
+        assert_eq!(half_window(window, 1000, 1000.0), window);
+        assert_eq!(half_window(window, 1000, 20.0), Duration::from_secs(50));
+        assert_eq!(half_window(window, 1000, 0.01), Duration::from_secs(600));
+    }
+
+    #[test]
     fn options_are_checked() {
         let options = BenchOptions {
             dir: "x".into(),
@@ -1676,6 +1697,7 @@ mod tests {
             events_per_request: 1,
             half_txs_per_request: 1,
             half_events_per_request: 1,
+            half_requests_min: 1,
             load_units_per_event: 100,
             verify_connections: 1,
             verify_node: "pharm".into(),

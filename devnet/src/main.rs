@@ -69,6 +69,10 @@ enum Command {
         /// --events-per-request).
         #[arg(long)]
         half_events_per_request: Option<usize>,
+        /// Each half-rate phase runs until it has started at least this many requests (longer
+        /// than --secs if need be), so that its p99 rests on enough samples.
+        #[arg(long, default_value_t = 1000)]
+        half_requests_min: usize,
         /// Units per commissioning event while loading --serials (divides 10,000).
         #[arg(long, default_value_t = 100)]
         load_units_per_event: usize,
@@ -185,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
             events_per_request,
             half_txs_per_request,
             half_events_per_request,
+            half_requests_min,
             load_units_per_event,
             verify_connections,
             verify_node,
@@ -208,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
                 events_per_request,
                 half_txs_per_request: half_txs_per_request.unwrap_or(txs_per_request),
                 half_events_per_request: half_events_per_request.unwrap_or(events_per_request),
+                half_requests_min,
                 load_units_per_event,
                 verify_connections,
                 verify_node,
