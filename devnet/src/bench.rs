@@ -571,7 +571,13 @@ pub struct SubmitPhase {
     pub first_error: Option<String>,
     /// CPU and load.
     pub cpu: Cpu,
+    /// The slowest requests, slowest first: when each started (seconds into the phase) and
+    /// how long it took (ms). Slow requests that started close together point at one event.
+    pub slowest: Vec<(f64, f64)>,
 }
+
+/// How many of a phase's slowest requests [`SubmitPhase::slowest`] lists.
+const SLOWEST_LISTED: usize = 10;
 
 struct Run {
     http: reqwest::Client,
@@ -591,12 +597,21 @@ struct Run {
 struct Tally {
     done: Done,
     latencies: Vec<u64>,
+    /// (start, µs into the phase; latency, µs) of every counted request.
+    timeline: Vec<(u64, u64)>,
     errors: u64,
     first_error: Option<String>,
 }
 
 impl Tally {
-    fn add(&mut self, result: anyhow::Result<Done>, latency: Duration, counted: bool) {
+    /// Records one request that started `start` into the phase and took `latency`.
+    fn add(
+        &mut self,
+        result: anyhow::Result<Done>,
+        start: Duration,
+        latency: Duration,
+        counted: bool,
+    ) {
         match result {
             Ok(done) if counted => {
                 self.done.txs += done.txs;
@@ -604,6 +619,8 @@ impl Tally {
                 self.done.accepted_units += done.accepted_units;
                 self.done.accepted_firsts.clear();
                 self.latencies.push(latency.as_micros() as u64);
+                self.timeline
+                    .push((start.as_micros() as u64, latency.as_micros() as u64));
             }
             Ok(_) => {}
             Err(error) => {
@@ -674,10 +691,12 @@ impl Run {
                     }
                     let counted = deadline.is_none_or(|d| finished <= d);
                     let failed = result.is_err();
-                    tally
-                        .lock()
-                        .expect("tally lock")
-                        .add(result, finished - sent, counted);
+                    tally.lock().expect("tally lock").add(
+                        result,
+                        sent - started,
+                        finished - sent,
+                        counted,
+                    );
                     if failed {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
@@ -788,7 +807,11 @@ impl Run {
                         .extend(done.accepted_firsts.iter().map(|f| (*f, units)));
                 }
                 let latency = tokio::time::Instant::now().duration_since(scheduled);
-                tally.lock().expect("tally lock").add(result, latency, true);
+                let start = scheduled.duration_since(started);
+                tally
+                    .lock()
+                    .expect("tally lock")
+                    .add(result, start, latency, true);
             });
             sent += 1;
         }
@@ -833,7 +856,18 @@ fn phase_from(
         errors: tally.errors,
         first_error: tally.first_error,
         cpu,
+        slowest: slowest(tally.timeline),
     }
+}
+
+/// The [`SLOWEST_LISTED`] slowest of (start µs, latency µs), slowest first, as (s, ms).
+fn slowest(mut timeline: Vec<(u64, u64)>) -> Vec<(f64, f64)> {
+    timeline.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    timeline
+        .into_iter()
+        .take(SLOWEST_LISTED)
+        .map(|(start, latency)| (start as f64 / 1e6, latency as f64 / 1e3))
+        .collect()
 }
 
 // ----- verification -------------------------------------------------------------------------
@@ -1599,6 +1633,19 @@ pub fn table(report: &BenchReport) -> String {
                 let _ = writeln!(text, "  {}: first error: {error}", phase.name);
             }
         }
+        let _ = writeln!(text);
+        let _ = writeln!(
+            text,
+            "slowest requests (seconds into the phase when each started: ms it took):"
+        );
+        for phase in &submitted {
+            let list: Vec<String> = phase
+                .slowest
+                .iter()
+                .map(|(at, ms)| format!("{at:.1}: {ms:.0}"))
+                .collect();
+            let _ = writeln!(text, "  {}: {}", phase.name, list.join(", "));
+        }
     }
     if let Some(v) = &report.verify {
         let _ = writeln!(text);
@@ -1713,6 +1760,16 @@ mod tests {
         assert!(error.contains("needs about 25.0 GB"), "{error}");
         assert!(error.contains("has 20.0 GB"), "{error}");
         check_disk(100_000, 1_000_000_000, dir).unwrap();
+    }
+
+    #[test]
+    fn the_slowest_requests_are_listed_slowest_first() {
+        let timeline: Vec<(u64, u64)> = (0..30).map(|i| (i * 100_000, 1_000 + i % 7)).collect();
+        let listed = slowest(timeline);
+        assert_eq!(listed.len(), SLOWEST_LISTED);
+        assert_eq!(listed[0], (0.6, 1.006));
+        assert!(listed.windows(2).all(|w| w[0].1 >= w[1].1));
+        assert!(slowest(Vec::new()).is_empty());
     }
 
     #[test]
