@@ -95,20 +95,22 @@ impl Client {
         format!("{}{path}", self.base_url)
     }
 
-    /// Sends a request; returns the status, the `Location` header and the body text.
+    /// Sends a request with `headers` besides the token and the content type; returns the
+    /// status, the `Location` header and the body text.
     async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<(&str, String)>,
+        headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Option<String>, String)> {
         let url = self.url(path);
-        let mut request = self.http.request(method.clone(), &url);
+        let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        if method == Method::POST && path == "/capture" {
-            request = request.header("Prefer", CAPTURE_PREFER);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if let Some((content_type, body)) = body {
             request = request.header(CONTENT_TYPE, content_type).body(body);
@@ -135,9 +137,10 @@ impl Client {
         method: Method,
         path: &str,
         body: Option<(&str, String)>,
+        headers: &[(&str, &str)],
     ) -> Result<(StatusCode, Option<String>, Value)> {
         let method_name = method.to_string();
-        let (status, location, text) = self.send(method, path, body).await?;
+        let (status, location, text) = self.send(method, path, body, headers).await?;
         if !status.is_success() {
             return Err(ClientError::Http {
                 method: method_name,
@@ -158,7 +161,7 @@ impl Client {
 
     /// `GET path` as JSON (for any read route, e.g. `/openapi.json`).
     pub async fn get_json(&self, path: &str) -> Result<Value> {
-        Ok(self.request_json(Method::GET, path, None).await?.2)
+        Ok(self.request_json(Method::GET, path, None, &[]).await?.2)
     }
 
     /// `GET path`, `None` on 404.
@@ -241,7 +244,12 @@ impl Client {
     /// [`SIGNED_TXS_MEDIA_TYPE`]. One result per event or transaction, in order.
     pub async fn capture_text(&self, body: String, content_type: &str) -> Result<Vec<TxResult>> {
         let (_, location, value) = self
-            .request_json(Method::POST, "/capture", Some((content_type, body)))
+            .request_json(
+                Method::POST,
+                "/capture",
+                Some((content_type, body)),
+                &[("Prefer", CAPTURE_PREFER)],
+            )
             .await?;
         // Finished within the `Prefer: wait`: the answer is the finished job.
         if let Some(results) = finished_job_results(&value) {
@@ -365,7 +373,7 @@ impl Client {
     /// receipt) is a [`TxResult`], not an error.
     async fn post_one(&self, path: &str, body: String) -> Result<TxResult> {
         let (status, _, text) = self
-            .send(Method::POST, path, Some(("application/json", body)))
+            .send(Method::POST, path, Some(("application/json", body)), &[])
             .await?;
         let value: Option<Value> = serde_json::from_str(&text).ok();
         if let Some(receipt) = value.as_ref().and_then(|v| v.get("receipt")) {

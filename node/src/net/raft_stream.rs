@@ -105,16 +105,12 @@ impl Writer {
                 open.write_all(&batch).await?;
                 open.flush().await
             })
-            .await;
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
             match written {
-                Ok(Ok(())) => bump(&self.status, |c| c.raft_sent += messages),
-                Ok(Err(error)) => {
+                Ok(()) => bump(&self.status, |c| c.raft_sent += messages),
+                Err(error) => {
                     tracing::debug!(peer = %self.peer, %error, "raft stream failed; reopening");
-                    bump(&self.status, |c| c.raft_send_failures += messages);
-                    stream = None;
-                }
-                Err(_) => {
-                    tracing::debug!(peer = %self.peer, "raft stream write timed out; reopening");
                     bump(&self.status, |c| c.raft_send_failures += messages);
                     stream = None;
                 }
@@ -124,9 +120,7 @@ impl Writer {
             let _ = open.close().await;
         }
     }
-}
 
-impl Writer {
     /// Opens a stream and waits for the reader's [`STREAM_ACCEPTED`].
     async fn open(&mut self) -> Result<Stream, String> {
         let mut stream = self
