@@ -574,6 +574,8 @@ pub struct SubmitPhase {
     /// The slowest requests, slowest first: when each started (seconds into the phase) and
     /// how long it took (ms). Slow requests that started close together point at one event.
     pub slowest: Vec<(f64, f64)>,
+    /// When the phase started (UTC, RFC 3339), to match its slow requests with the nodes' logs.
+    pub started_utc: String,
 }
 
 /// How many of a phase's slowest requests [`SubmitPhase::slowest`] lists.
@@ -601,6 +603,8 @@ struct Tally {
     timeline: Vec<(u64, u64)>,
     errors: u64,
     first_error: Option<String>,
+    /// When the phase started (see [`SubmitPhase::started_utc`]).
+    started_utc: String,
 }
 
 impl Tally {
@@ -655,6 +659,7 @@ impl Run {
         let tally = Arc::new(std::sync::Mutex::new(Tally::default()));
         let units_done = Arc::new(AtomicU64::new(0));
         let mark = self.meter.mark();
+        let started_utc = utc_now();
         let started = Instant::now();
         let deadline = window.map(|w| started + w);
         let mut tasks = Vec::new();
@@ -744,7 +749,8 @@ impl Run {
         } else {
             started.elapsed().as_secs_f64()
         };
-        let tally = std::mem::take(&mut *tally.lock().expect("tally lock"));
+        let mut tally = std::mem::take(&mut *tally.lock().expect("tally lock"));
+        tally.started_utc = started_utc;
         phase_from(name, shape, workers, 0.0, seconds, tally, cpu)
     }
 
@@ -772,6 +778,7 @@ impl Run {
         let tally = Arc::new(std::sync::Mutex::new(Tally::default()));
         let interval = Duration::from_secs_f64(1.0 / requests_per_s);
         let mark = self.meter.mark();
+        let started_utc = utc_now();
         let started = tokio::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         let mut sent = 0u64;
@@ -820,6 +827,7 @@ impl Run {
         stop.store(true, Ordering::Relaxed);
         let cpu = self.meter.since(&mark);
         let mut tally = std::mem::take(&mut *tally.lock().expect("tally lock"));
+        tally.started_utc = started_utc;
         if overloaded {
             tally.first_error.get_or_insert_with(|| {
                 format!(
@@ -857,7 +865,12 @@ fn phase_from(
         first_error: tally.first_error,
         cpu,
         slowest: slowest(tally.timeline),
+        started_utc: tally.started_utc,
     }
+}
+
+fn utc_now() -> String {
+    pedigree_client::clock::rfc3339_utc(pedigree_client::clock::unix_millis())
 }
 
 /// The [`SLOWEST_LISTED`] slowest of (start µs, latency µs), slowest first, as (s, ms).
@@ -1079,13 +1092,19 @@ fn disk_phase(manifest: &Manifest, units: u64) -> anyhow::Result<Vec<NodeDisk>> 
         let bytes_stopped = dir_bytes(&data);
         // Opened as the node opens them (same options), so compaction writes what the node would.
         let ledger = data.join("ledger");
-        pedigree_storage::state::LedgerDb::open(&ledger, false)
-            .and_then(|db| db.flush_and_compact())
-            .with_context(|| format!("compacting {}", ledger.display()))?;
+        pedigree_storage::state::LedgerDb::open(
+            &ledger,
+            pedigree_storage::state::LedgerDbOptions::new(false),
+        )
+        .and_then(|db| db.flush_and_compact())
+        .with_context(|| format!("compacting {}", ledger.display()))?;
         let raft = data.join("raft");
         pedigree_storage::RocksLogStore::open(
             &raft,
-            pedigree_storage::RocksLogStoreOptions { sync: false },
+            pedigree_storage::RocksLogStoreOptions {
+                sync: false,
+                ..Default::default()
+            },
         )
         .and_then(|log| log.flush_and_compact())
         .with_context(|| format!("compacting {}", raft.display()))?;
@@ -1224,7 +1243,7 @@ pub async fn run(
 ) -> anyhow::Result<BenchReport> {
     options.check()?;
     let mut report = BenchReport {
-        started: pedigree_client::clock::rfc3339_utc(pedigree_client::clock::unix_millis()),
+        started: utc_now(),
         options: raw_options,
         loadavg_before: std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
@@ -1636,7 +1655,7 @@ pub fn table(report: &BenchReport) -> String {
         let _ = writeln!(text);
         let _ = writeln!(
             text,
-            "slowest requests (seconds into the phase when each started: ms it took):"
+            "slowest requests (seconds into the phase when each started: ms it took; the phase's start in UTC):"
         );
         for phase in &submitted {
             let list: Vec<String> = phase
@@ -1644,7 +1663,13 @@ pub fn table(report: &BenchReport) -> String {
                 .iter()
                 .map(|(at, ms)| format!("{at:.1}: {ms:.0}"))
                 .collect();
-            let _ = writeln!(text, "  {}: {}", phase.name, list.join(", "));
+            let _ = writeln!(
+                text,
+                "  {} (from {}): {}",
+                phase.name,
+                phase.started_utc,
+                list.join(", ")
+            );
         }
     }
     if let Some(v) = &report.verify {

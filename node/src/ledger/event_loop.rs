@@ -54,6 +54,7 @@ use pedigree_consensus::{
     Apply, DEFERRED_SNAPSHOT, Input, LogStore, MembershipChange, Output, ProposalFate, Replica,
     ReplicaConfig, Role, bootstrap_snapshot, wire,
 };
+use pedigree_storage::state::LedgerDbOptions;
 use pedigree_storage::{RocksLogStore, RocksLogStoreOptions};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -251,12 +252,16 @@ pub fn start(
     let store = LedgerStore::open(
         &config.data_dir.join("ledger"),
         &config.genesis,
-        tuning.sync_writes,
+        LedgerDbOptions::staggered(tuning.sync_writes, raft_id),
     )?;
     let head = store.check_head()?;
     // Only genesis nodes start from the genesis configuration; a node added later starts with
     // an empty log and learns everything from the leader's snapshot.
-    let log = open_log(&config, in_genesis.then_some(&peers), tuning.sync_writes)?;
+    let log_options = RocksLogStoreOptions {
+        sync: tuning.sync_writes,
+        memtable_bytes: pedigree_storage::staggered_memtable_bytes(raft_id),
+    };
+    let log = open_log(&config, in_genesis.then_some(&peers), log_options)?;
     let mut replica_config = ReplicaConfig::new(raft_id);
     replica_config.election_ticks = tuning.election_ticks;
     replica_config.heartbeat_ticks = tuning.heartbeat_ticks;
@@ -342,8 +347,12 @@ pub fn start(
 /// with the genesis configuration (voters and learners from [`PeerMap`]) at index 1, so every
 /// genesis node starts from the same configuration; without it a new log stays empty until the
 /// leader sends a snapshot.
-fn open_log(config: &LedgerConfig, genesis: Option<&PeerMap>, sync: bool) -> Result<RocksLogStore> {
-    let mut log = RocksLogStore::open(config.data_dir.join("raft"), RocksLogStoreOptions { sync })?;
+fn open_log(
+    config: &LedgerConfig,
+    genesis: Option<&PeerMap>,
+    options: RocksLogStoreOptions,
+) -> Result<RocksLogStore> {
+    let mut log = RocksLogStore::open(config.data_dir.join("raft"), options)?;
     let stored = LogStore::latest_snapshot(&log)
         .map_err(|error| LedgerError::Consensus(pedigree_consensus::Error::Store(error)))?;
     if let Some(peers) = genesis

@@ -40,7 +40,7 @@ use pedigree_chaincode::{
     keys, verify_batch,
 };
 use pedigree_epcis::model::EpcisEvent;
-use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb};
+use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb, LedgerDbOptions};
 use serde::{Deserialize, Serialize};
 
 use super::block::{
@@ -241,8 +241,12 @@ impl LedgerStore {
     ///
     /// Storage failures; [`LedgerError::Corrupt`] if the checks fail or the stored network id
     /// is not the genesis's.
-    pub fn open(path: &Path, genesis: &Genesis, sync: bool) -> Result<Arc<LedgerStore>> {
-        let db = LedgerDb::open(path, sync)?;
+    pub fn open(
+        path: &Path,
+        genesis: &Genesis,
+        options: LedgerDbOptions,
+    ) -> Result<Arc<LedgerStore>> {
+        let db = LedgerDb::open(path, options)?;
         let store = LedgerStore {
             db,
             genesis: genesis.clone(),
@@ -1124,9 +1128,18 @@ mod tests {
             ),
         ];
         let directory = tempfile::tempdir().expect("temp dir");
-        let one = LedgerStore::open(&directory.path().join("one"), &genesis, false).expect("open");
-        let group =
-            LedgerStore::open(&directory.path().join("group"), &genesis, false).expect("open");
+        let one = LedgerStore::open(
+            &directory.path().join("one"),
+            &genesis,
+            LedgerDbOptions::new(false),
+        )
+        .expect("open");
+        let group = LedgerStore::open(
+            &directory.path().join("group"),
+            &genesis,
+            LedgerDbOptions::new(false),
+        )
+        .expect("open");
         let mut one_head = one.check_head().expect("head");
         let mut group_head = group.check_head().expect("head");
         let mut one_blocks = Vec::new();

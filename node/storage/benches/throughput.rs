@@ -22,7 +22,7 @@ impl StoreFactory<RocksLogStore> for RocksStores {
     fn create(&mut self, id: u64, voters: Option<&[u64]>) -> (RocksLogStore, Option<WriteFaults>) {
         let path = self.directory.path().join(format!("node-{id}"));
         let mut store =
-            RocksLogStore::open(path, RocksLogStoreOptions { sync: true }).expect("open store");
+            RocksLogStore::open(path, RocksLogStoreOptions::default()).expect("open store");
         if let Some(voters) = voters {
             store
                 .apply_snapshot(bootstrap_snapshot(voters))

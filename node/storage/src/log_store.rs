@@ -76,11 +76,17 @@ fn decode<M: prost::Message + Default>(bytes: &[u8], what: &str) -> Result<M> {
 pub struct RocksLogStoreOptions {
     /// Fsync every write before returning (default `true`; see the module docs).
     pub sync: bool,
+    /// Bytes of the memtable before RocksDB flushes it (see
+    /// [`crate::staggered_memtable_bytes`]).
+    pub memtable_bytes: usize,
 }
 
 impl Default for RocksLogStoreOptions {
     fn default() -> Self {
-        Self { sync: true }
+        Self {
+            sync: true,
+            memtable_bytes: crate::MEMTABLE_BYTES_DEFAULT,
+        }
     }
 }
 
@@ -122,6 +128,7 @@ impl RocksLogStore {
         let path = path.as_ref().to_path_buf();
         let mut db_options = Options::default();
         db_options.create_if_missing(true);
+        db_options.set_write_buffer_size(options.memtable_bytes);
         let db = DB::open(&db_options, &path)?;
         let hard_state = match db.get(KEY_HARD_STATE)? {
             Some(bytes) => decode(&bytes, "hard state")?,

@@ -159,6 +159,33 @@ impl std::fmt::Debug for LedgerDb {
 /// Bytes of the block cache that every column family of one [`LedgerDb`] shares.
 pub const BLOCK_CACHE_BYTES: usize = 128 * 1024 * 1024;
 
+/// How a [`LedgerDb`] is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerDbOptions {
+    /// Fsync every [`LedgerDb::write`] before it returns (turn off only in tests and tools).
+    pub sync: bool,
+    /// Bytes of one column family's memtable before RocksDB flushes it to an SST file.
+    pub memtable_bytes: usize,
+}
+
+impl LedgerDbOptions {
+    /// `sync` with RocksDB's default memtable size.
+    pub fn new(sync: bool) -> LedgerDbOptions {
+        LedgerDbOptions {
+            sync,
+            memtable_bytes: crate::MEMTABLE_BYTES_DEFAULT,
+        }
+    }
+
+    /// `sync` with the memtable size of [`crate::staggered_memtable_bytes`] for `replica`.
+    pub fn staggered(sync: bool, replica: u64) -> LedgerDbOptions {
+        LedgerDbOptions {
+            sync,
+            memtable_bytes: crate::staggered_memtable_bytes(replica),
+        }
+    }
+}
+
 /// The options of every column family. Nearly every read of the ledger is a point look-up
 /// (chaincode state, verification, the uniqueness indexes), many of them for keys that do not
 /// exist (a serial's first commissioning, the company-prefix lengths that do not match):
@@ -173,7 +200,7 @@ pub const BLOCK_CACHE_BYTES: usize = 128 * 1024 * 1024;
 ///   bigger than one shard of the cache, would never stay there, and was read from the file and
 ///   checksummed again on every look-up (that stalled loading 10 million units).
 /// - Data blocks share one LRU block cache.
-fn family_options(cache: &Cache) -> Options {
+fn family_options(cache: &Cache, memtable_bytes: usize) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
@@ -183,17 +210,22 @@ fn family_options(cache: &Cache) -> Options {
     family.set_block_based_table_factory(&table);
     family.set_memtable_whole_key_filtering(true);
     family.set_memtable_prefix_bloom_ratio(0.05);
+    family.set_write_buffer_size(memtable_bytes);
     family
 }
 
 impl LedgerDb {
     /// Opens (creating if missing) the database at `path` with every column family.
-    /// With `sync` each [`LedgerDb::write`] is fsynced before it returns.
+    /// With `options.sync` each [`LedgerDb::write`] is fsynced before it returns.
     ///
     /// # Errors
     ///
     /// RocksDB failures.
-    pub fn open(path: impl AsRef<Path>, sync: bool) -> Result<LedgerDb> {
+    pub fn open(path: impl AsRef<Path>, options: LedgerDbOptions) -> Result<LedgerDb> {
+        let LedgerDbOptions {
+            sync,
+            memtable_bytes,
+        } = options;
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
@@ -205,9 +237,9 @@ impl LedgerDb {
         env.lower_thread_pool_cpu_priority();
         options.set_env(&env);
         let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let descriptors = Cf::ALL
-            .iter()
-            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), family_options(&cache)));
+        let descriptors = Cf::ALL.iter().map(|cf| {
+            ColumnFamilyDescriptor::new(cf.name(), family_options(&cache, memtable_bytes))
+        });
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;
         Ok(LedgerDb { db, sync })
     }
@@ -516,7 +548,7 @@ mod tests {
     #[test]
     fn batch_is_atomic_and_export_round_trips() {
         let directory = tempfile::tempdir().unwrap();
-        let db = LedgerDb::open(directory.path().join("a"), false).unwrap();
+        let db = LedgerDb::open(directory.path().join("a"), LedgerDbOptions::new(false)).unwrap();
         let mut batch = LedgerBatch::new();
         batch.put(Cf::State, b"k1".to_vec(), b"v1".to_vec());
         batch.put(Cf::State, b"k2".to_vec(), b"v2".to_vec());
@@ -534,7 +566,8 @@ mod tests {
         assert_eq!(db.state().range(b"k", Some(b"k3"), 10).len(), 1);
 
         let export = db.export().unwrap();
-        let other = LedgerDb::open(directory.path().join("b"), false).unwrap();
+        let other =
+            LedgerDb::open(directory.path().join("b"), LedgerDbOptions::new(false)).unwrap();
         let mut stale = LedgerBatch::new();
         stale.put(Cf::Meta, b"stale".to_vec(), b"x".to_vec());
         other.write(stale).unwrap();
@@ -553,7 +586,7 @@ mod tests {
     #[test]
     fn the_last_write_to_a_key_wins_after_reordering() {
         let directory = tempfile::tempdir().unwrap();
-        let db = LedgerDb::open(directory.path(), false).unwrap();
+        let db = LedgerDb::open(directory.path(), LedgerDbOptions::new(false)).unwrap();
         let mut batch = LedgerBatch::new();
         batch.put(Cf::State, b"b".to_vec(), b"first".to_vec());
         batch.put(Cf::Receipts, b"b".to_vec(), b"receipt".to_vec());

@@ -45,6 +45,9 @@ fn rocks_log_store_conforms_without_sync() {
     run_all(&mut RocksHarness {
         directory,
         stores_created: 0,
-        options: RocksLogStoreOptions { sync: false },
+        options: RocksLogStoreOptions {
+            sync: false,
+            ..RocksLogStoreOptions::default()
+        },
     });
 }

@@ -14,8 +14,14 @@ impl StoreFactory<RocksLogStore> for RocksStores {
         let path = self.directory.path().join(format!("node-{id}"));
         // No fsync: a simulated crash is a process crash, which the WAL in the page cache
         // survives; this keeps the test fast.
-        let mut store =
-            RocksLogStore::open(path, RocksLogStoreOptions { sync: false }).expect("open store");
+        let mut store = RocksLogStore::open(
+            path,
+            RocksLogStoreOptions {
+                sync: false,
+                ..RocksLogStoreOptions::default()
+            },
+        )
+        .expect("open store");
         if let Some(voters) = voters {
             store
                 .apply_snapshot(bootstrap_snapshot(voters))
