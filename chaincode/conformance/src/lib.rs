@@ -42,12 +42,31 @@ impl CorpusLine {
 
 /// Where the corpus is: `$PEDIGREE_CONFORMANCE`, else `../shared/conformance` next to the
 /// workspace root. `None` if that folder does not exist.
+///
+/// The workspace root is found at run time: the nearest folder holding `Cargo.lock` above
+/// the package cargo runs (`CARGO_MANIFEST_DIR` at run time) or above the current folder.
+/// The path this crate was compiled in comes last: a build directory shared by checkouts at
+/// different paths would otherwise send one checkout's tests to another's corpus.
 pub fn corpus_root() -> Option<PathBuf> {
-    let root = match std::env::var_os("PEDIGREE_CONFORMANCE") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    };
-    root.is_dir().then_some(root)
+    if let Some(path) = std::env::var_os("PEDIGREE_CONFORMANCE") {
+        let root = PathBuf::from(path);
+        return root.is_dir().then_some(root);
+    }
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| {
+            start
+                .ancestors()
+                .find(|folder| folder.join("Cargo.lock").is_file())
+                .map(|workspace| workspace.join("../shared/conformance"))
+        })
+        .filter(|root| root.is_dir())
 }
 
 /// The corpus on disk, for the EPCIS checks.
