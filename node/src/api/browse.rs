@@ -147,7 +147,8 @@ impl Kind {
     }
 }
 
-/// Every distinct value of `kind` in the stored events (bounded by [`QUERY_SCAN_MAX`]).
+/// Every distinct value of `kind` in the stored events (bounded by [`QUERY_SCAN_MAX`]). EPCs
+/// are not listed this way: the EPC index lists them.
 fn distinct(ledger: &dyn super::LedgerApi, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
     let mut out = BTreeSet::new();
     if kind == Kind::EventTypes {
@@ -216,17 +217,26 @@ async fn list(
         }
     }
     let presentation = Presentation::from_headers(&headers, &state)?;
-    let values = distinct_blocking(&state, kind).await?;
-    let mut page: Vec<String> = match &after {
-        Some(last) => values
-            .range::<String, _>((
-                std::ops::Bound::Excluded(last.clone()),
-                std::ops::Bound::Unbounded,
-            ))
-            .take(per_page + 1)
-            .cloned()
-            .collect(),
-        None => values.iter().take(per_page + 1).cloned().collect(),
+    let mut page: Vec<String> = if kind == Kind::Epcs {
+        // The EPC index lists them in order: one seek per EPC, whatever the ledger's size.
+        let ledger = state.ledger.clone();
+        let after = after.clone();
+        tokio::task::spawn_blocking(move || ledger.epcs_after(after.as_deref(), per_page + 1))
+            .await
+            .map_err(|e| ApiError::internal(format!("listing task failed: {e}")))?
+    } else {
+        let values = distinct_blocking(&state, kind).await?;
+        match &after {
+            Some(last) => values
+                .range::<String, _>((
+                    std::ops::Bound::Excluded(last.clone()),
+                    std::ops::Bound::Unbounded,
+                ))
+                .take(per_page + 1)
+                .cloned()
+                .collect(),
+            None => values.iter().take(per_page + 1).cloned().collect(),
+        }
     };
     let more = page.len() > per_page;
     page.truncate(per_page);
@@ -262,6 +272,11 @@ async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiErro
     let key = kind.key(&id);
     let known = if kind == Kind::EventTypes {
         EventType::from_name(&key).is_some()
+    } else if kind == Kind::Epcs {
+        let ledger = state.ledger.clone();
+        tokio::task::spawn_blocking(move || !ledger.events_by_epc(&key, 0, 1).is_empty())
+            .await
+            .map_err(|e| ApiError::internal(format!("look-up task failed: {e}")))?
     } else {
         distinct_blocking(&state, kind).await?.contains(&key)
     };

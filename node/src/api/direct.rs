@@ -21,7 +21,7 @@ use pedigree_chaincode::{
     apply_block, state_hash, verify_batch,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -61,7 +61,7 @@ struct Inner {
     events: Vec<StoredEvent>,
     by_hash: HashMap<String, usize>,
     by_id: HashMap<String, usize>,
-    by_epc: HashMap<String, Vec<usize>>,
+    by_epc: BTreeMap<String, Vec<usize>>,
     last_timestamp_ms: u64,
     submitted: u64,
     rejected_signatures: u64,
@@ -187,8 +187,10 @@ impl DirectLedger {
                 if let Some(id) = &stored.event.event_id {
                     inner.by_id.entry(id.clone()).or_insert(at);
                 }
+                // The node's index: every EPC field but the classes.
                 let mut keys: Vec<String> = epc::event_ids(&stored.event)
                     .into_iter()
+                    .filter(|(field, _)| *field != "epcClass")
                     .map(|(_, id)| epc::normalize(id))
                     .collect();
                 keys.sort();
@@ -344,18 +346,34 @@ impl LedgerApi for DirectLedger {
         inner.by_id.get(event_id).map(|&i| inner.events[i].clone())
     }
 
-    fn events_by_epc(&self, epc_id: &str, limit: usize) -> Vec<StoredEvent> {
+    fn events_by_epc(&self, epc_id: &str, after: u64, limit: usize) -> Vec<StoredEvent> {
         let inner = self.lock();
         inner
             .by_epc
             .get(&epc::normalize(epc_id))
             .map(|list| {
                 list.iter()
+                    .map(|&i| &inner.events[i])
+                    .filter(|stored| stored.seq > after)
                     .take(limit)
-                    .map(|&i| inner.events[i].clone())
+                    .cloned()
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
+        let inner = self.lock();
+        let lower = match after {
+            Some(after) => std::ops::Bound::Excluded(epc::normalize(after)),
+            None => std::ops::Bound::Unbounded,
+        };
+        inner
+            .by_epc
+            .range::<String, _>((lower, std::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|(epc, _)| epc.clone())
+            .collect()
     }
 
     fn commit_mark(&self) -> CommitMark {

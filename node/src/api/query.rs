@@ -35,6 +35,11 @@
 //! A sensor parameter holds if any sensor report (or, for metadata fields, any sensor
 //! element) of the event satisfies it; each parameter is judged on its own.
 //!
+//! A query with an EPC parameter (`MATCH_epc`, `MATCH_parentID`, `MATCH_inputEPC`,
+//! `MATCH_outputEPC` or `MATCH_anyEPC`) reads its candidates from the ledger's EPC index
+//! ([`Candidates`]): every match mentions one of that parameter's EPCs, so only the events
+//! that do are read, whatever the ledger's size. Other queries read every event.
+//!
 //! Without `orderBy`, events stream in ledger (record) order and the page token is the
 //! last sequence number seen. With `orderBy`, `eventCountLimit` or `maxEventCount`, the
 //! matching events (scanning at most [`super::QUERY_SCAN_MAX`]) are sorted and the token
@@ -1180,11 +1185,70 @@ fn filter_holds(filter: &Filter, e: &EpcisEvent) -> bool {
     }
 }
 
+/// Where a query's candidate events come from: every stored event, or, for a query with an
+/// EPC parameter, the events the EPC index lists for that parameter's EPCs (module docs).
+pub(super) struct Candidates<'a> {
+    ledger: &'a dyn super::LedgerApi,
+    /// The EPCs of the query's EPC parameter with the fewest values, if it has one.
+    epcs: Option<&'a [String]>,
+    /// Events read per index or ledger read.
+    batch: usize,
+}
+
+impl<'a> Candidates<'a> {
+    pub(super) fn new(ledger: &'a dyn super::LedgerApi, q: &'a EventQuery, batch: usize) -> Self {
+        // Each EPC parameter must hold, so any one of them bounds the matches; the one with
+        // the fewest EPCs reads the least. Classes are not in the index.
+        let epcs = [
+            &q.match_epc,
+            &q.match_parent,
+            &q.match_input,
+            &q.match_output,
+            &q.match_any,
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|epcs| epcs.len())
+        .map(Vec::as_slice);
+        Candidates {
+            ledger,
+            epcs,
+            batch: batch.max(1),
+        }
+    }
+
+    /// Candidates with `seq > after`, ascending and without gaps: every candidate up to the
+    /// last one returned is returned. Empty once there are no more.
+    pub(super) fn after(&self, after: u64) -> Vec<StoredEvent> {
+        let Some(epcs) = self.epcs else {
+            return self.ledger.events_after(after, self.batch);
+        };
+        // A full answer for one EPC may stop before another EPC's events do: keep only what
+        // every full answer covers, and read the rest from there next time.
+        let mut covered = u64::MAX;
+        let mut merged = Vec::new();
+        for epc in epcs {
+            let events = self.ledger.events_by_epc(epc, after, self.batch);
+            if events.len() >= self.batch
+                && let Some(last) = events.last()
+            {
+                covered = covered.min(last.seq);
+            }
+            merged.extend(events);
+        }
+        merged.retain(|stored| stored.seq <= covered);
+        merged.sort_by_key(|stored| stored.seq);
+        merged.dedup_by_key(|stored| stored.seq);
+        merged
+    }
+}
+
 /// One page of results and the token of the next page, if any.
 pub fn run_query(
     ledger: &dyn super::LedgerApi,
     q: &EventQuery,
 ) -> Result<(Vec<StoredEvent>, Option<Token>), ApiError> {
+    let candidates = Candidates::new(ledger, q, SCAN_BATCH);
     if !q.is_sorted() {
         let mut after = match q.token {
             Some(Token::After(seq)) => seq,
@@ -1192,7 +1256,7 @@ pub fn run_query(
         };
         let mut page = Vec::new();
         loop {
-            let batch = ledger.events_after(after, SCAN_BATCH);
+            let batch = candidates.after(after);
             let Some(last) = batch.last() else {
                 return Ok((page, None));
             };
@@ -1217,7 +1281,7 @@ pub fn run_query(
     let mut scanned = 0usize;
     let mut last_seq = 0;
     'scan: loop {
-        let batch = ledger.events_after(after, SCAN_BATCH);
+        let batch = candidates.after(after);
         let Some(last) = batch.last() else { break };
         after = last.seq;
         for stored in batch {

@@ -267,10 +267,15 @@ pub trait LedgerApi: Send + Sync + 'static {
     /// The stored event whose EPCIS `eventID` is exactly this (first stored wins).
     fn event_by_id(&self, event_id: &str) -> Option<StoredEvent>;
 
-    /// Up to `limit` stored events mentioning `epc` (any EPC field, normalised as the
-    /// ledger indexes it), ascending by `seq`. May return an empty list if the ledger
-    /// has no EPC index; the API then falls back to scanning.
-    fn events_by_epc(&self, epc: &str, limit: usize) -> Vec<StoredEvent>;
+    /// Up to `limit` stored events with `seq > after` that mention `epc` (normalised with
+    /// [`super::epc::normalize`]) in an EPC field: the EPC list, child EPCs, parent ID, input
+    /// or output EPCs (not EPC classes). Ascending by `seq`. This is the EPC index the API's
+    /// EPC queries read instead of scanning every event.
+    fn events_by_epc(&self, epc: &str, after: u64, limit: usize) -> Vec<StoredEvent>;
+
+    /// Up to `limit` distinct EPCs of that index that sort after `after` (normalised; from
+    /// the first without it), ascending.
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String>;
 
     /// Prometheus text exposition lines from the ledger and network (may be empty).
     fn metrics_text(&self) -> String;

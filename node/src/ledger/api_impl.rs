@@ -207,11 +207,21 @@ impl LedgerApi for LedgerHandle {
         logged("event", LedgerHandle::event_by_id(self, event_id)).map(stored_event)
     }
 
-    fn events_by_epc(&self, epc: &str, limit: usize) -> Vec<StoredEvent> {
+    fn events_by_epc(&self, epc: &str, after: u64, limit: usize) -> Vec<StoredEvent> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        logged("events", LedgerHandle::events_by_epc(self, epc, limit))
+        logged(
+            "events",
+            LedgerHandle::events_by_epc(self, epc, after, limit),
+        )
+        .into_iter()
+        .map(stored_event)
+        .collect()
+    }
+
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        logged("epcs", LedgerHandle::epcs_after(self, after, limit))
             .into_iter()
-            .map(stored_event)
             .collect()
     }
 

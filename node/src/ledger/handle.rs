@@ -330,7 +330,8 @@ impl LedgerHandle {
         self.store.event_by_hash(hash_id)
     }
 
-    /// Up to `limit` events mentioning `epc`.
+    /// Up to `limit` events with `seq > after` mentioning `epc`
+    /// ([`LedgerStore::events_by_epc`]).
     ///
     /// # Errors
     ///
@@ -338,9 +339,19 @@ impl LedgerHandle {
     pub fn events_by_epc(
         &self,
         epc: &str,
+        after: u64,
         limit: u64,
     ) -> Result<Vec<StoredEventRecord>, LedgerError> {
-        self.store.events_by_epc(epc, limit)
+        self.store.events_by_epc(epc, after, limit)
+    }
+
+    /// Up to `limit` distinct indexed EPCs after `after` ([`LedgerStore::epcs_after`]).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures.
+    pub fn epcs_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<String>, LedgerError> {
+        self.store.epcs_after(after, limit)
     }
 
     /// The first event with this EPCIS `eventID`.

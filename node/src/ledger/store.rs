@@ -765,26 +765,86 @@ impl LedgerStore {
         self.event_by_seq_key(seq)
     }
 
-    /// Up to `limit` events mentioning `epc` (normalised with [`normalize_epc`]), ascending.
+    /// Up to `limit` events with `seq > after` that mention `epc` in an EPC field (EPC list,
+    /// child EPCs, parent, input or output EPCs; not classes), ascending by `seq`. `epc` is
+    /// normalised with [`normalize_epc`], as the index is.
     ///
     /// # Errors
     ///
     /// Storage failures or corrupt records.
-    pub fn events_by_epc(&self, epc: &str, limit: u64) -> Result<Vec<StoredEventRecord>> {
+    pub fn events_by_epc(
+        &self,
+        epc: &str,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEventRecord>> {
+        let Some(first) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
         let mut prefix = normalize_epc(epc).into_bytes();
         prefix.push(0);
         let end = pedigree_chaincode::state::prefix_end(&prefix);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&first.to_be_bytes());
         let mut events = Vec::new();
         for (key, _) in self
             .db
-            .range(Cf::EventByEpc, &prefix, end.as_deref(), limit)?
+            .range(Cf::EventByEpc, &start, end.as_deref(), limit)?
         {
             let seq = key[prefix.len()..].to_vec();
+            if seq.len() != 8 {
+                return Err(LedgerError::Corrupt(format!(
+                    "event_by_epc key of {} bytes after its EPC",
+                    seq.len()
+                )));
+            }
             if let Some(event) = self.event_by_seq_key(Some(seq))? {
                 events.push(event);
             }
         }
         Ok(events)
+    }
+
+    /// Up to `limit` distinct EPCs of the EPC index that sort after `after` (normalised with
+    /// [`normalize_epc`]; all of them without it), ascending. One seek per EPC returned: the
+    /// index keys are the EPC, a zero byte and the event's sequence number, so the next EPC
+    /// starts at the first key after the EPC followed by byte 1.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn epcs_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<String>> {
+        let mut start = after.map_or_else(Vec::new, |after| {
+            let mut start = normalize_epc(after).into_bytes();
+            start.push(1);
+            start
+        });
+        let mut epcs = Vec::new();
+        while (epcs.len() as u64) < limit {
+            let Some((key, _)) = self
+                .db
+                .range(Cf::EventByEpc, &start, None, 1)?
+                .into_iter()
+                .next()
+            else {
+                break;
+            };
+            let epc_len = key
+                .len()
+                .checked_sub(9)
+                .filter(|&len| key[len] == 0)
+                .ok_or_else(|| {
+                    LedgerError::Corrupt(format!("event_by_epc key of {} bytes", key.len()))
+                })?;
+            let epc = &key[..epc_len];
+            epcs.push(
+                String::from_utf8(epc.to_vec())
+                    .map_err(|_| LedgerError::Corrupt("event_by_epc key not UTF-8".into()))?,
+            );
+            start = epc.to_vec();
+            start.push(1);
+        }
+        Ok(epcs)
     }
 
     /// Runs `f` on a consistent snapshot of the applied state.
@@ -1086,6 +1146,87 @@ mod tests {
         ];
         expected.sort();
         assert_eq!(event_epc_keys(&events[1], 7), expected);
+    }
+
+    /// The EPC index answers events after a sequence number, and lists the distinct EPCs in
+    /// order, page by page: an EPC that begins another is neither confused with it nor skipped.
+    #[test]
+    fn the_epc_index_answers_events_after_a_sequence_number_and_distinct_epcs() {
+        let genesis = genesis();
+        let directory = tempfile::tempdir().expect("temp dir");
+        let store = LedgerStore::open(directory.path(), &genesis, LedgerDbOptions::new(false))
+            .expect("open");
+        let events = epcis_events();
+        let mut longer = events[0].clone();
+        longer.epc_list = Some(vec!["not an epc2".into(), "not an epc".into()]);
+        let stored = [
+            events[0].clone(),
+            events[1].clone(),
+            events[0].clone(),
+            longer,
+        ];
+        let mut batch = LedgerBatch::new();
+        for (event, seq) in stored.iter().zip(1u64..) {
+            let record = StoredEventRecord {
+                seq,
+                event: event.clone(),
+                event_hash_id: format!("h{seq}"),
+                record_time_ms: 0,
+                block_height: 1,
+                tx_id: [0; 32],
+            };
+            batch.put(
+                Cf::Events,
+                seq.to_be_bytes().to_vec(),
+                codec::encode(&record),
+            );
+            for key in event_epc_keys(event, seq) {
+                batch.put(Cf::EventByEpc, key, Vec::new());
+            }
+        }
+        store.db.write(batch).expect("write");
+        let seqs = |epc: &str, after: u64, limit: u64| -> Vec<u64> {
+            let events = store.events_by_epc(epc, after, limit).expect("read");
+            events.iter().map(|event| event.seq).collect()
+        };
+        let sgtin = "urn:epc:id:sgtin:0614141.107346.2017";
+        assert_eq!(seqs(sgtin, 0, 10), [1, 2, 3]);
+        assert_eq!(seqs(&normalize_epc(sgtin), 0, 10), [1, 2, 3]);
+        assert_eq!(seqs(sgtin, 1, 10), [2, 3]);
+        assert_eq!(seqs(sgtin, 1, 1), [2]);
+        assert_eq!(seqs(sgtin, 3, 10), Vec::<u64>::new());
+        assert_eq!(seqs(sgtin, u64::MAX, 10), Vec::<u64>::new());
+        assert_eq!(seqs("urn:epc:id:sscc:0614141.1234567890", 0, 10), [2]);
+        assert_eq!(seqs("not an epc", 0, 10), [1, 3, 4]);
+        assert_eq!(seqs("not an epc2", 0, 10), [4]);
+        assert_eq!(seqs("not an", 0, 10), Vec::<u64>::new());
+
+        let expected: Vec<String> = [
+            sgtin,
+            "https://id.gs1.org/01/00614141107346/21/2018",
+            "not an epc",
+            "not an epc2",
+            "urn:epc:id:sscc:0614141.1234567890",
+        ]
+        .into_iter()
+        .map(normalize_epc)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+        assert_eq!(store.epcs_after(None, 100).expect("list"), expected);
+        for page_size in [1, 2, 3] {
+            let mut listed = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = store.epcs_after(after.as_deref(), page_size).expect("list");
+                assert!(page.len() as u64 <= page_size);
+                let Some(last) = page.last() else { break };
+                after = Some(last.clone());
+                listed.extend(page);
+            }
+            assert_eq!(listed, expected, "pages of {page_size}");
+        }
+        assert!(store.epcs_after(Some("zzz"), 10).expect("list").is_empty());
     }
 
     /// Entries applied in one group write the same ledger, byte for byte, as the same entries
