@@ -1259,8 +1259,7 @@ pub async fn run(
         return Ok(report);
     }
     prepare_dir(&options.dir)?;
-    let available = rustix::fs::statvfs(&options.dir)
-        .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
+    let available = pedigree_storage::free_bytes(&options.dir)
         .with_context(|| format!("free space of {}", options.dir.display()))?;
     check_disk(options.serials, available, &options.dir)?;
     eprintln!("bench: starting a devnet in {}", options.dir.display());

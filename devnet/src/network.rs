@@ -108,6 +108,8 @@ bootstrap = [{bootstrap}]
 
 [api]
 listen = "127.0.0.1:{api_port}"
+# Everything of a devnet is on 127.0.0.1, its webhook receivers too.
+webhook_private_destinations = true
 
 [[api.tokens]]
 token = "{token}"

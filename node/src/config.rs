@@ -18,6 +18,7 @@
 //! genesis = "genesis.json"         # the network's genesis document
 //! node_key = "keys/node.key"       # libp2p ed25519 identity (see `keys`)
 //! signing_key = "keys/signing.key" # the organisation's ed25519 transaction-signing key
+//! disk_free_min_mib = 1024         # below this much free disk, submissions are refused (0: off)
 //!
 //! [p2p]
 //! listen = ["/ip4/0.0.0.0/tcp/7100"]
@@ -25,6 +26,7 @@
 //!
 //! [api]
 //! listen = "127.0.0.1:8080"
+//! webhook_private_destinations = false # true lets webhooks reach loopback/private addresses
 //!
 //! [[api.tokens]]
 //! token = "a-long-random-secret"
@@ -146,6 +148,9 @@ pub struct Config {
     pub node_key_path: PathBuf,
     /// The organisation's transaction-signing key file.
     pub signing_key_path: PathBuf,
+    /// Free disk (bytes) below which the node refuses submissions (`node.disk_free_min_mib`;
+    /// default [`crate::ledger::DISK_FREE_MIN_BYTES_DEFAULT`], 0 turns the check off).
+    pub disk_free_min_bytes: u64,
     /// libp2p listen addresses.
     pub p2p_listen: Vec<Multiaddr>,
     /// Peers dialled at start-up.
@@ -154,6 +159,9 @@ pub struct Config {
     pub api_listen: SocketAddr,
     /// API bearer tokens and what each grants; a `BTreeMap` so iteration order is stable.
     pub api_tokens: BTreeMap<String, TokenGrant>,
+    /// Whether webhook subscriptions may deliver to loopback, private and link-local
+    /// addresses (`api.webhook_private_destinations`, default false; see `api::webhook`).
+    pub webhook_private_destinations: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +180,8 @@ struct RawNode {
     genesis: String,
     node_key: String,
     signing_key: String,
+    #[serde(default)]
+    disk_free_min_mib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +196,8 @@ struct RawP2p {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     listen: String,
+    #[serde(default)]
+    webhook_private_destinations: bool,
     #[serde(default)]
     tokens: Vec<RawToken>,
 }
@@ -266,6 +278,16 @@ impl Config {
                 check.invalid("api.listen", &raw.api.listen, "invalid socket address")
             })?;
 
+        let disk_free_min_bytes = match raw.node.disk_free_min_mib {
+            None => crate::ledger::DISK_FREE_MIN_BYTES_DEFAULT,
+            Some(mib) => mib.checked_mul(1 << 20).ok_or_else(|| {
+                check.invalid(
+                    "node.disk_free_min_mib",
+                    &mib.to_string(),
+                    "too large (mebibytes; 0 turns the check off)",
+                )
+            })?,
+        };
         let mut api_tokens = BTreeMap::new();
         for (index, token) in raw.api.tokens.into_iter().enumerate() {
             let key = format!("api.tokens[{index}]");
@@ -291,10 +313,12 @@ impl Config {
             genesis_path,
             node_key_path,
             signing_key_path,
+            disk_free_min_bytes,
             p2p_listen,
             bootstrap,
             api_listen,
             api_tokens,
+            webhook_private_destinations: raw.api.webhook_private_destinations,
         })
     }
 }
@@ -488,6 +512,31 @@ role = "read"
             }
         );
         assert!(Role::Read < Role::Write && Role::Write < Role::Admin);
+        assert!(!config.webhook_private_destinations);
+        assert_eq!(
+            config.disk_free_min_bytes,
+            crate::ledger::DISK_FREE_MIN_BYTES_DEFAULT
+        );
+        let text = good().replace(
+            "signing_key = \"keys/signing.key\"",
+            "signing_key = \"keys/signing.key\"\ndisk_free_min_mib = 0",
+        );
+        assert_eq!(parse(&text).unwrap().disk_free_min_bytes, 0);
+        let text = good().replace(
+            "signing_key = \"keys/signing.key\"",
+            "signing_key = \"keys/signing.key\"\ndisk_free_min_mib = 18446744073709551615",
+        );
+        assert!(error_of(&text).contains("node.disk_free_min_mib"));
+        let text = good().replace(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\nwebhook_private_destinations = true",
+        );
+        assert!(parse(&text).unwrap().webhook_private_destinations);
+        let text = good().replace(
+            "listen = \"127.0.0.1:8080\"",
+            "listen = \"127.0.0.1:8080\"\nwebhook_private_destinations = \"yes\"",
+        );
+        assert!(error_of(&text).contains("webhook_private_destinations"));
     }
 
     #[test]

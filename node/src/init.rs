@@ -198,6 +198,9 @@ bootstrap = []
 [api]
 # The HTTP API's listen address.
 listen = "127.0.0.1:8080"
+# Whether webhook subscriptions may deliver to loopback, private or link-local addresses
+# (off: such a `dest` is refused, and host names resolving to them fail delivery).
+webhook_private_destinations = false
 
 # HTTP API bearer tokens: each grants one organisation a role (read, write or admin).
 # Add more [[api.tokens]] tables as needed; tokens must be at least 16 characters.

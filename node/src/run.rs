@@ -130,6 +130,7 @@ pub async fn run(config_path: &Path) -> Result<(), RunError> {
     };
     let mut api_config = crate::api::ApiConfig::new(config.api_tokens.clone());
     api_config.state_dir = Some(config.data_dir.join("api"));
+    api_config.webhook_private_destinations = config.webhook_private_destinations;
     let router = crate::api::router(std::sync::Arc::new(ledger.clone()), api_config);
     let mut api_shutdown = controller.listener();
     let api = tokio::spawn(crate::api::serve(listener, router, async move {
@@ -182,7 +183,10 @@ pub async fn start_node(
         data_dir: config.data_dir.clone(),
         local_peer_id,
         signer,
-        tuning: LedgerTuning::default(),
+        tuning: LedgerTuning {
+            disk_free_min_bytes: config.disk_free_min_bytes,
+            ..LedgerTuning::default()
+        },
     };
     let (handle, join) = ledger::start(
         ledger_config,

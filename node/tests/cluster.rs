@@ -139,6 +139,7 @@ fn test_tuning(compact_entries: u64) -> LedgerTuning {
         // snapshot; with the default, the leader would keep their entries and they would catch
         // up by append (consensus/tests/testdata/deferred_compaction_keeps_lagging_entries.txt).
         compaction_keeps_lag_max: 0,
+        disk_free_min_bytes: 0,
     }
 }
 
@@ -456,6 +457,27 @@ async fn a_restarted_node_resumes_exactly_and_catches_up_by_snapshot() {
         .snapshots_restored
         .load(std::sync::atomic::Ordering::Relaxed);
     assert!(restored >= 1, "the lagging node caught up by snapshot");
+
+    // A node whose disk is below its minimum refuses submissions, and still replicates.
+    cluster.stop(lagging).await;
+    cluster.tuning.disk_free_min_bytes = u64::MAX;
+    cluster.restart(lagging).await;
+    match cluster
+        .node(lagging)
+        .submit(vec![recall_tx(&cluster.genesis, 7)])
+        .await
+    {
+        Err(error @ SubmitError::DiskLow { .. }) => {
+            assert!(
+                error.to_string().contains("node.disk_free_min_mib"),
+                "{error}"
+            );
+        }
+        other => panic!("expected DiskLow, got {other:?}"),
+    }
+    let next = submit_one(cluster.node(leader), recall_tx(&cluster.genesis, 8)).await;
+    assert_eq!(next.receipt.outcome, Outcome::Applied);
+    assert_converged(&cluster, next.height, &[&next]).await;
     cluster.shutdown().await;
 }
 

@@ -144,6 +144,7 @@ fn tuning() -> LedgerTuning {
         resend_interval: Duration::from_millis(500),
         sync_writes: false,
         compaction_keeps_lag_max: pedigree_consensus::COMPACTION_KEEPS_LAG_MAX,
+        disk_free_min_bytes: pedigree_node::ledger::DISK_FREE_MIN_BYTES_DEFAULT,
     }
 }
 

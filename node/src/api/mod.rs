@@ -53,6 +53,7 @@ pub(crate) mod tests;
 pub mod trace;
 pub mod util;
 pub mod verify;
+pub mod webhook;
 
 pub use direct::{Clock, DirectIdentity, DirectLedger};
 pub use error::ApiError;
@@ -113,6 +114,9 @@ pub struct ApiConfig {
     /// First wait before retrying a failed webhook delivery (doubles up to
     /// [`queries::RETRY_MAX`]).
     pub webhook_retry_base: Duration,
+    /// Whether webhook subscriptions may deliver to loopback, private and link-local
+    /// addresses ([`webhook`]); off by default.
+    pub webhook_private_destinations: bool,
 }
 
 impl ApiConfig {
@@ -127,6 +131,7 @@ impl ApiConfig {
             capture_events_max: CAPTURE_EVENTS_MAX,
             state_dir: None,
             webhook_retry_base: Duration::from_millis(500),
+            webhook_private_destinations: false,
         }
     }
 }
@@ -281,7 +286,10 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 /// [`ApiConfig::state_dir`] and starting their subscriptions' delivery tasks (when
 /// called inside a tokio runtime).
 pub fn router(ledger: Arc<dyn LedgerApi>, config: ApiConfig) -> Router {
-    let queries = Arc::new(queries::Registry::open(config.state_dir.clone()));
+    let queries = Arc::new(queries::Registry::open(
+        config.state_dir.clone(),
+        config.webhook_private_destinations,
+    ));
     let state = Arc::new(AppState {
         ledger,
         config,

@@ -45,6 +45,7 @@ use super::binding::{EpcFormat, Presentation, company_prefixes};
 use super::error::ApiError;
 use super::query::{self, EventQuery};
 use super::util::{self, Format, body_text, content_type, read_body};
+use super::webhook;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -143,7 +144,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Registry {
     /// Loads `state_dir/queries.json` (a missing file is an empty registry; an unreadable
     /// one is moved aside as `queries.json.corrupt` and logged).
-    pub fn open(state_dir: Option<PathBuf>) -> Registry {
+    pub fn open(state_dir: Option<PathBuf>, allow_private_destinations: bool) -> Registry {
         let file = state_dir.map(|d| d.join(STATE_FILE));
         let mut data = Persisted::default();
         if let Some(path) = &file {
@@ -165,10 +166,7 @@ impl Registry {
             file,
             data: Mutex::new(data),
             cancel: Mutex::new(HashMap::new()),
-            http: reqwest::Client::builder()
-                .timeout(DELIVERY_TIMEOUT)
-                .build()
-                .unwrap_or_default(),
+            http: webhook::client(DELIVERY_TIMEOUT, allow_private_destinations),
         }
     }
 
@@ -647,7 +645,12 @@ pub async fn create_subscription(
         .ok_or_else(|| controls("`dest` (a URL) is required".into(), "dest"))?
         .to_string();
     match reqwest::Url::parse(&dest) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            if let Some(reason) = webhook::refused(&url, state.config.webhook_private_destinations)
+            {
+                return Err(controls(reason, "dest"));
+            }
+        }
         _ => {
             return Err(controls(
                 format!("`dest` `{dest}` is not an http:// or https:// URL"),
@@ -985,6 +988,11 @@ async fn deliver_loop(state: Shared, id: String, mut cancelled: watch::Receiver<
 }
 
 async fn post(state: &Shared, sub: &Subscription, body: &str) -> Result<(), String> {
+    // Checked again: the operator may have turned private destinations off since.
+    let url = reqwest::Url::parse(&sub.dest).map_err(|error| format!("`dest`: {error}"))?;
+    if let Some(reason) = webhook::refused(&url, state.config.webhook_private_destinations) {
+        return Err(reason);
+    }
     let mut request = state
         .queries
         .http

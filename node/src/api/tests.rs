@@ -1639,6 +1639,7 @@ fn config_with_state(dir: &std::path::Path) -> impl FnOnce(&mut ApiConfig) + use
     move |c: &mut ApiConfig| {
         c.state_dir = Some(dir);
         c.webhook_retry_base = Duration::from_millis(10);
+        c.webhook_private_destinations = true;
     }
 }
 
@@ -2053,6 +2054,7 @@ async fn api_webhook_subscription_delivers_newly_committed_events() {
             let mut c = ApiConfig::new(tokens());
             c.state_dir = Some(dir.path().to_path_buf());
             c.webhook_retry_base = Duration::from_millis(10);
+            c.webhook_private_destinations = true;
             c
         }),
         ledger: h.ledger.clone(),
@@ -2530,4 +2532,58 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
             .0
             .is_empty()
     );
+}
+
+/// Unless the operator allows it, a subscription may not send the node's requests to
+/// loopback, private or link-local addresses (server-side request forgery).
+#[tokio::test]
+async fn api_webhooks_to_internal_addresses_are_refused_by_default() {
+    let h = harness();
+    let reply = post_as(
+        &h,
+        MFG_WRITE,
+        "/queries",
+        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    for dest in [
+        "http://127.0.0.1:9/x",
+        "http://[::1]:9/x",
+        "http://localhost:9/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.7/x",
+        "http://[::ffff:192.168.0.1]/x",
+    ] {
+        let body = format!(r#"{{"dest": "{dest}", "stream": true}}"#);
+        let reply = post_as(&h, MFG_WRITE, "/queries/shipments/subscriptions", &body).await;
+        assert_problem(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "SubscriptionControlsException",
+            "",
+        );
+        let problem = reply.json();
+        assert_eq!(problem["field"], "dest", "{dest}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("webhook_private_destinations"),
+            "{problem}"
+        );
+    }
+    let reply = post_as(
+        &h,
+        MFG_WRITE,
+        "/queries/shipments/subscriptions",
+        r#"{"dest": "http://192.0.2.10:9/x", "stream": true}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let location = reply.headers["location"].to_str().unwrap().to_string();
+    let deleted = h
+        .call("DELETE", &location, Some(MFG_WRITE), &[], Body::empty())
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.text);
 }

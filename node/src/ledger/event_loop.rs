@@ -304,6 +304,8 @@ pub fn start(
         signer: config.signer.clone(),
         submit_timeout: tuning.submit_timeout,
         network: network.clone(),
+        data_dir: config.data_dir.clone(),
+        disk_free_min_bytes: tuning.disk_free_min_bytes,
     };
     let initial_allowed = allow_list.members();
     let (applier, applied) = Applier::start(Arc::clone(&store), head.clone(), raft_id)?;

@@ -39,6 +39,21 @@ pub enum SubmitError {
     /// The ledger has stopped (shutdown or a fatal storage error).
     #[error("ledger stopped")]
     Stopped,
+    /// The file system holding the node's data has less free space than the node's minimum
+    /// ([`super::LedgerTuning::disk_free_min_bytes`]): nothing was submitted.
+    #[error(
+        "the node's disk has {} MiB free, below its minimum of {} MiB \
+         (node.disk_free_min_mib): writes are refused until space is freed; reads and \
+         verification go on",
+        free_bytes >> 20,
+        min_bytes >> 20
+    )]
+    DiskLow {
+        /// Free bytes when the submission came.
+        free_bytes: u64,
+        /// The minimum.
+        min_bytes: u64,
+    },
     /// Not every transaction was applied within the deadline; their fate is unknown (a
     /// resubmission is safe: the chaincode rejects replays).
     #[error("timed out waiting for {pending} of {total} transactions to be applied")]
@@ -166,6 +181,26 @@ pub struct LedgerHandle {
     pub(crate) signer: Option<Signer>,
     pub(crate) submit_timeout: std::time::Duration,
     pub(crate) network: crate::net::NetworkHandle,
+    /// The data directory, whose file system [`LedgerHandle::submit`] checks.
+    pub(crate) data_dir: std::path::PathBuf,
+    pub(crate) disk_free_min_bytes: u64,
+}
+
+/// Refuses a submission when `free` is below `min` (0: never). An unknown free space does
+/// not refuse: the check is a guard in front of RocksDB, which still fails safely on a full
+/// disk.
+fn disk_guard(free: std::io::Result<u64>, min: u64) -> Result<(), SubmitError> {
+    match free {
+        Ok(free) if free < min => Err(SubmitError::DiskLow {
+            free_bytes: free,
+            min_bytes: min,
+        }),
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the data directory's free space");
+            Ok(())
+        }
+    }
 }
 
 impl LedgerHandle {
@@ -202,6 +237,13 @@ impl LedgerHandle {
                 hex::encode(tx.tx_id()),
                 super::BLOCK_BYTES_MAX
             )));
+        }
+        if self.disk_free_min_bytes > 0 {
+            disk_guard(
+                pedigree_storage::free_bytes(&self.data_dir),
+                self.disk_free_min_bytes,
+            )
+            .inspect_err(|error| tracing::warn!(%error, "submission refused"))?;
         }
         let total = txs.len();
         let mut receivers = Vec::with_capacity(total);
@@ -401,5 +443,32 @@ impl LedgerHandle {
     /// Peers with an open connection.
     pub fn connected_peers(&self) -> std::collections::BTreeSet<PeerId> {
         self.network.status().borrow().connected.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_guard_refuses_below_the_minimum_only() {
+        const MIB: u64 = 1 << 20;
+        assert!(disk_guard(Ok(2048 * MIB), 1024 * MIB).is_ok());
+        assert!(disk_guard(Ok(1024 * MIB), 1024 * MIB).is_ok());
+        let error = disk_guard(Ok(1023 * MIB), 1024 * MIB).unwrap_err();
+        assert!(matches!(
+            error,
+            SubmitError::DiskLow {
+                free_bytes,
+                min_bytes
+            } if free_bytes == 1023 * MIB && min_bytes == 1024 * MIB
+        ));
+        let text = error.to_string();
+        assert!(
+            text.contains("1023 MiB free") && text.contains("minimum of 1024 MiB"),
+            "{text}"
+        );
+        // An unreadable free space does not refuse: RocksDB still fails safely on a full disk.
+        assert!(disk_guard(Err(std::io::Error::other("no statvfs")), 1024 * MIB).is_ok());
     }
 }

@@ -64,6 +64,9 @@ pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a submitted, not yet applied transaction waits before it is sent to the leader
 /// again (the chaincode rejects replays, so resending is safe).
 pub const RESEND_INTERVAL_DEFAULT: Duration = Duration::from_secs(2);
+/// Default [`LedgerTuning::disk_free_min_bytes`]: 1 GiB, room for a few memtable flushes and
+/// a compaction's temporary files.
+pub const DISK_FREE_MIN_BYTES_DEFAULT: u64 = 1 << 30;
 
 const _: () = assert!(BLOCK_BYTES_MAX < pedigree_consensus::wire::PAYLOAD_BYTES_MAX);
 
@@ -107,6 +110,10 @@ pub struct LedgerTuning {
     /// How far behind a follower may be and still get its missing entries by append after the
     /// leader's periodic compaction (0: always by snapshot; tests of snapshots use that).
     pub compaction_keeps_lag_max: u64,
+    /// Free bytes the data directory's file system must keep: below it this node refuses
+    /// submissions ([`SubmitError::DiskLow`]) instead of filling the disk, where a failed
+    /// RocksDB write would stop it. 0 turns the check off.
+    pub disk_free_min_bytes: u64,
 }
 
 impl Default for LedgerTuning {
@@ -120,6 +127,7 @@ impl Default for LedgerTuning {
             resend_interval: RESEND_INTERVAL_DEFAULT,
             sync_writes: true,
             compaction_keeps_lag_max: pedigree_consensus::COMPACTION_KEEPS_LAG_MAX,
+            disk_free_min_bytes: DISK_FREE_MIN_BYTES_DEFAULT,
         }
     }
 }

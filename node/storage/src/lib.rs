@@ -14,6 +14,16 @@ pub mod state;
 pub use error::{Error, Result};
 pub use log_store::{RocksLogStore, RocksLogStoreOptions};
 
+/// Bytes an unprivileged process may still write on the file system that holds `path`.
+///
+/// # Errors
+///
+/// `statvfs` failures (for example a missing `path`).
+pub fn free_bytes(path: &std::path::Path) -> std::io::Result<u64> {
+    let fs = rustix::fs::statvfs(path)?;
+    Ok(fs.f_bavail.saturating_mul(fs.f_frsize))
+}
+
 /// Bytes of a memtable before RocksDB flushes it, by default (RocksDB's own default).
 pub const MEMTABLE_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
 
@@ -35,6 +45,13 @@ pub fn staggered_memtable_bytes(replica: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_bytes_of_a_folder_and_of_nothing() {
+        let directory = tempfile::tempdir().unwrap();
+        assert!(free_bytes(directory.path()).unwrap() > 0);
+        assert!(free_bytes(&directory.path().join("missing")).is_err());
+    }
 
     #[test]
     fn eight_consecutive_replicas_get_eight_memtable_sizes() {
