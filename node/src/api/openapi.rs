@@ -205,6 +205,10 @@ fn paths_document() -> Value {
             "EQ_{prefix:name}",
             "event-level extension field (EQ_, GT_, GE_, LT_, LE_, EXISTS_)",
         ),
+        (
+            "EQ_INNER_{prefix:name}",
+            "element nested in an extension element, at any depth (EQ_, GT_, GE_, LT_, LE_, EXISTS_; INNER_ILMD_ for ILMD)",
+        ),
         ("orderBy", "eventTime or recordTime"),
         ("orderDirection", "ASC or DESC (default DESC)"),
         ("eventCountLimit", "At most this many events in total"),

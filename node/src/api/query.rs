@@ -20,7 +20,11 @@
 //!   `GE_|LT_time`, `GE_|LT_startTime`, `GE_|LT_endTime`, `GT_|GE_|LT_|LE_percRank`,
 //!   `EQ_|GT_|GE_|LT_|LE_value[_{UOM}]` and `GT_|GE_|LT_|LE_{minValue|maxValue|meanValue|sDev|percValue}[_{UOM}]`;
 //! - extension fields: `EQ_|GT_|GE_|LT_|LE_|EXISTS_ILMD_{prefix:name}` (ILMD) and
-//!   `EQ_|GT_|GE_|LT_|LE_|EXISTS_{prefix:name}` (event-level extensions);
+//!   `EQ_|GT_|GE_|LT_|LE_|EXISTS_{prefix:name}` (event-level extensions), each also as
+//!   `…_INNER_…` (`EQ_INNER_{prefix:name}`, `EXISTS_INNER_ILMD_{prefix:name}`, …), which
+//!   matches an element nested at any depth inside a top-level extension element instead of
+//!   the top-level element itself. `EQATTR_`/`HASATTR_` need master data, which the ledger
+//!   does not keep: 400 naming the parameter;
 //! - shaping: `orderBy` (`eventTime` | `recordTime`), `orderDirection` (`ASC` | `DESC`,
 //!   default `DESC`), `eventCountLimit`, `maxEventCount`, `perPage` (default 30, at most
 //!   [`super::PER_PAGE_MAX`]) and `nextPageToken`.
@@ -145,9 +149,11 @@ enum Filter {
         value: f64,
         uom: Option<String>,
     },
-    /// `values` empty with `cmp == None` means `EXISTS_`.
+    /// `values` empty with `cmp == None` means `EXISTS_`. `inner`: the `_INNER_` forms, which
+    /// look at every element nested in a top-level extension element instead of the top level.
     Extension {
         area: ExtArea,
+        inner: bool,
         cmp: Option<Cmp>,
         prefix: String,
         local: String,
@@ -400,8 +406,43 @@ fn same_namespace(a: &str, b: &str) -> bool {
     a.trim_end_matches([':', '/', '#']) == b.trim_end_matches([':', '/', '#'])
 }
 
-fn extension_named<'a>(list: &'a [Extension], prefix: &str, local: &str) -> Vec<&'a Extension> {
-    list.iter()
+/// The field of an extension parameter after its operator, and where it looks:
+/// `[INNER_][ILMD_]{prefix:name}`.
+fn extension_field(rest: &str) -> (bool, ExtArea, &str) {
+    let (inner, rest) = match rest.strip_prefix("INNER_") {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    match rest.strip_prefix("ILMD_") {
+        Some(field) => (inner, ExtArea::Ilmd, field),
+        None => (inner, ExtArea::Event, rest),
+    }
+}
+
+/// Every element nested in `value`, at any depth, in document order (parents first).
+fn nested_elements<'a>(value: &'a ExtensionValue, out: &mut Vec<&'a Extension>) {
+    match value {
+        ExtensionValue::Elements(children) => {
+            for child in children {
+                out.push(child);
+                nested_elements(&child.value, out);
+            }
+        }
+        ExtensionValue::Array(items) => {
+            for item in items {
+                nested_elements(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn extension_named<'a>(
+    list: impl IntoIterator<Item = &'a Extension>,
+    prefix: &str,
+    local: &str,
+) -> Vec<&'a Extension> {
+    list.into_iter()
         .filter(|e| {
             e.name.local == local
                 && (e.name.prefix.as_deref() == Some(prefix)
@@ -787,6 +828,12 @@ impl EventQuery {
             )
         };
         let (op, rest) = n.split_once('_').ok_or_else(unknown)?;
+        if matches!(op, "EQATTR" | "HASATTR") {
+            return Err(ApiError::query_param(
+                n,
+                "vocabulary attributes are master data, which this ledger does not keep",
+            ));
+        }
         if op == "EQ" {
             for (prefix, destination) in [("source_", Some(false)), ("destination_", Some(true))] {
                 if let Some(kind) = rest.strip_prefix(prefix) {
@@ -815,16 +862,14 @@ impl EventQuery {
             }
         }
         if op == "EXISTS" {
-            let (area, field) = match rest.strip_prefix("ILMD_") {
-                Some(field) => (ExtArea::Ilmd, field),
-                None => (ExtArea::Event, rest),
-            };
+            let (inner, area, field) = extension_field(rest);
             let (prefix, local) = qualified(n, field)?;
             if !value.is_empty() && !bool_param(n, value)? {
                 return Ok(());
             }
             self.filters.push(Filter::Extension {
                 area,
+                inner,
                 cmp: None,
                 prefix,
                 local,
@@ -869,10 +914,7 @@ impl EventQuery {
                 return Ok(());
             }
         }
-        let (area, field) = match rest.strip_prefix("ILMD_") {
-            Some(field) => (ExtArea::Ilmd, field),
-            None => (ExtArea::Event, rest),
-        };
+        let (inner, area, field) = extension_field(rest);
         if !field.contains(':') {
             return Err(unknown());
         }
@@ -884,6 +926,7 @@ impl EventQuery {
         };
         self.filters.push(Filter::Extension {
             area,
+            inner,
             cmp: Some(cmp),
             prefix,
             local,
@@ -1052,6 +1095,7 @@ fn filter_holds(filter: &Filter, e: &EpcisEvent) -> bool {
             .any(|q| values.contains(&epc::normalize(&q.epc_class))),
         Filter::Extension {
             area,
+            inner,
             cmp,
             prefix,
             local,
@@ -1061,7 +1105,15 @@ fn filter_holds(filter: &Filter, e: &EpcisEvent) -> bool {
                 ExtArea::Ilmd => e.ilmd.as_deref().unwrap_or(&[]),
                 ExtArea::Event => &e.extensions,
             };
-            let found = extension_named(list, prefix, local);
+            let found = if *inner {
+                let mut nested = Vec::new();
+                for top in list {
+                    nested_elements(&top.value, &mut nested);
+                }
+                extension_named(nested, prefix, local)
+            } else {
+                extension_named(list, prefix, local)
+            };
             match cmp {
                 None => !found.is_empty(),
                 Some(cmp) => found

@@ -1493,7 +1493,9 @@ fn inspection(time: &str) -> String {
               {{"type": "gs1:Humidity", "value": 40, "uom": "A93", "booleanValue": true, "stringValue": "dry"}}
             ]
           }}],
-          "example:handler": "Alice", "example:crates": 12}}"#
+          "example:handler": "Alice", "example:crates": 12,
+          "example:shipment": {{"example:carrier": "ACME",
+            "example:legs": [{{"example:temp": 5}}, {{"example:temp": 9, "example:carrier": "Relay"}}]}}}}"#
     )
 }
 
@@ -1574,6 +1576,18 @@ async fn api_query_standard_parameters() {
         ("LE_example:crates=11", 0),
         ("EXISTS_example:handler", 1),
         ("EXISTS_example:nobody", 0),
+        // Inner extension elements: nested at any depth, never the top level.
+        ("EQ_INNER_example:carrier=ACME", 1),
+        ("EQ_INNER_example:carrier=Relay", 1),
+        ("EQ_INNER_example:carrier=Nobody", 0),
+        ("EQ_example:carrier=ACME", 0),
+        ("EQ_INNER_example:handler=Alice", 0),
+        ("GT_INNER_example:temp=8", 1),
+        ("GT_INNER_example:temp=9", 0),
+        ("LE_INNER_example:temp=5", 1),
+        ("EXISTS_INNER_example:legs", 1),
+        ("EXISTS_INNER_example:shipment", 0),
+        ("EXISTS_INNER_ILMD_cbvmda:lotNumber", 0),
         // Sensors.
         ("EXISTS_sensorElementList=true", 1),
         ("EQ_type=gs1:Temperature", 1),
@@ -1609,6 +1623,12 @@ async fn api_query_standard_parameters() {
         ("EQ_quantity=five", "EQ_quantity"),
         ("GE_quantity_kg=1", "GE_quantity_kg"),
         ("EQ_ILMD_lotNumber=LOT9", "EQ_ILMD_lotNumber"),
+        ("EQ_INNER_carrier=ACME", "EQ_INNER_carrier"),
+        (
+            "EQATTR_bizLocation_gs1:site=x",
+            "EQATTR_bizLocation_gs1:site",
+        ),
+        ("HASATTR_bizLocation=gs1:site", "HASATTR_bizLocation"),
         ("EXISTS_errorDeclaration=maybe", "EXISTS_errorDeclaration"),
         ("EQ_booleanValue=yes", "EQ_booleanValue"),
         ("GE_minValue=low", "GE_minValue"),
