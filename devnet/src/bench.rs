@@ -1090,7 +1090,8 @@ fn disk_phase(manifest: &Manifest, units: u64) -> anyhow::Result<Vec<NodeDisk>> 
     for node in &manifest.nodes {
         let data = node.dir.join("data");
         let bytes_stopped = dir_bytes(&data);
-        // Opened as the node opens them (same options), so compaction writes what the node would.
+        // Opened with the node's options but the default memtable size (a flush and a full
+        // compaction do not depend on it), so compaction writes what the node would.
         let ledger = data.join("ledger");
         pedigree_storage::state::LedgerDb::open(
             &ledger,

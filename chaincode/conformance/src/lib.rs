@@ -43,8 +43,9 @@ impl CorpusLine {
 /// Where the corpus is: `$PEDIGREE_CONFORMANCE`, else `../shared/conformance` next to the
 /// workspace root. `None` if that folder does not exist.
 ///
-/// The workspace root is found at run time: the nearest folder holding `Cargo.lock` above
-/// the package cargo runs (`CARGO_MANIFEST_DIR` at run time) or above the current folder.
+/// The workspace root is found at run time: the nearest folder holding `Cargo.lock` (with the
+/// corpus beside it: `fuzz/` has its own lock file) above the package cargo runs
+/// (`CARGO_MANIFEST_DIR` at run time) or above the current folder.
 /// The path this crate was compiled in comes last: a build directory shared by checkouts at
 /// different paths would otherwise send one checkout's tests to another's corpus.
 pub fn corpus_root() -> Option<PathBuf> {
@@ -57,16 +58,13 @@ pub fn corpus_root() -> Option<PathBuf> {
         std::env::current_dir().ok(),
         Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
     ];
-    starts
-        .into_iter()
-        .flatten()
-        .find_map(|start| {
-            start
-                .ancestors()
-                .find(|folder| folder.join("Cargo.lock").is_file())
-                .map(|workspace| workspace.join("../shared/conformance"))
-        })
-        .filter(|root| root.is_dir())
+    starts.into_iter().flatten().find_map(|start| {
+        start
+            .ancestors()
+            .filter(|folder| folder.join("Cargo.lock").is_file())
+            .map(|workspace| workspace.join("../shared/conformance"))
+            .find(|root| root.is_dir())
+    })
 }
 
 /// The corpus on disk, for the EPCIS checks.

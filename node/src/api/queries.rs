@@ -134,7 +134,8 @@ pub struct Registry {
     data: Mutex<Persisted>,
     /// Cancels a subscription's delivery task when set to true.
     cancel: Mutex<HashMap<String, watch::Sender<bool>>>,
-    http: reqwest::Client,
+    /// The delivery client ([`webhook::client`]), or why there is none.
+    http: Result<reqwest::Client, String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -166,7 +167,8 @@ impl Registry {
             file,
             data: Mutex::new(data),
             cancel: Mutex::new(HashMap::new()),
-            http: webhook::client(DELIVERY_TIMEOUT, allow_private_destinations),
+            http: webhook::client(DELIVERY_TIMEOUT, allow_private_destinations)
+                .inspect_err(|error| tracing::error!(%error, "webhook deliveries will fail")),
         }
     }
 
@@ -993,9 +995,8 @@ async fn post(state: &Shared, sub: &Subscription, body: &str) -> Result<(), Stri
     if let Some(reason) = webhook::refused(&url, state.config.webhook_private_destinations) {
         return Err(reason);
     }
-    let mut request = state
-        .queries
-        .http
+    let http = state.queries.http.as_ref().map_err(Clone::clone)?;
+    let mut request = http
         .post(&sub.dest)
         .header(header::CONTENT_TYPE, "application/json")
         .header("GS1-EPCIS-Version", super::binding::VERSION)

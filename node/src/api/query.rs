@@ -1241,7 +1241,8 @@ fn filter_holds(filter: &Filter, e: &EpcisEvent) -> bool {
 /// EPC parameter, the events the EPC index lists for that parameter's EPCs (module docs).
 pub(super) struct Candidates<'a> {
     ledger: &'a dyn super::LedgerApi,
-    /// The EPCs of the query's EPC parameter with the fewest values, if it has one.
+    /// The EPCs of the query's EPC parameter with the fewest values, if it has one and it
+    /// has at most [`INDEXED_EPCS_MAX`].
     epcs: Option<&'a [String]>,
     /// Events read per index or ledger read.
     batch: usize,
@@ -1261,7 +1262,8 @@ impl<'a> Candidates<'a> {
         .into_iter()
         .flatten()
         .min_by_key(|epcs| epcs.len())
-        .map(Vec::as_slice);
+        .map(Vec::as_slice)
+        .filter(|epcs| epcs.len() <= INDEXED_EPCS_MAX);
         Candidates {
             ledger,
             epcs,
@@ -1275,9 +1277,13 @@ impl<'a> Candidates<'a> {
         let Some(epcs) = self.epcs else {
             return self.ledger.events_after(after, self.batch);
         };
+        // Blocks are applied while the EPCs are read one after another: an event committed
+        // between two reads could be seen for a later EPC and missed for an earlier one. So
+        // only what was stored before the first read counts (the commit mark is published
+        // after the block is written), and a later call reads on from there.
+        let mut covered = self.ledger.commit_mark().event_seq;
         // A full answer for one EPC may stop before another EPC's events do: keep only what
         // every full answer covers, and read the rest from there next time.
-        let mut covered = u64::MAX;
         let mut merged = Vec::new();
         for epc in epcs {
             let events = self.ledger.events_by_epc(epc, after, self.batch);
@@ -1294,6 +1300,10 @@ impl<'a> Candidates<'a> {
         merged
     }
 }
+
+/// Most EPCs a query's EPC parameter may list and still be answered from the EPC index: each
+/// call reads up to a batch of events per EPC, so beyond this reading every event is cheaper.
+const INDEXED_EPCS_MAX: usize = 64;
 
 /// One page of results and the token of the next page, if any.
 pub fn run_query(

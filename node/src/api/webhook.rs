@@ -12,15 +12,18 @@
 //! - a host name is resolved by [`PublicResolver`], which drops internal addresses, so a name
 //!   that resolves to one (or starts to, DNS rebinding) fails delivery with a logged reason;
 //! - redirects are not followed (a 3xx answer is a failed delivery, retried like any other),
-//!   so a public `dest` cannot bounce the request to an internal one.
+//!   so a public `dest` cannot bounce the request to an internal one;
+//! - the system's proxy settings (`HTTP_PROXY`, …) are ignored: a proxy would resolve the name
+//!   itself, out of the resolver's sight.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// True for an address a webhook must not reach unless private destinations are allowed:
 /// loopback, unspecified, private (RFC 1918), shared (RFC 6598), link-local, IETF protocol
-/// assignments, multicast, broadcast and reserved IPv4; loopback, unspecified, unique-local,
-/// link-local, site-local and multicast IPv6; and IPv6 addresses that embed such an IPv4
-/// address (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96`).
+/// assignments, benchmarking (198.18.0.0/15), multicast, broadcast and reserved IPv4;
+/// loopback, unspecified, unique-local, link-local, site-local, multicast and local-use NAT64
+/// (`64:ff9b:1::/48`) IPv6; and IPv6 addresses that embed such an IPv4 address
+/// (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => internal_v4(ip),
@@ -33,11 +36,21 @@ pub fn is_internal(ip: IpAddr) -> bool {
             if let Some(mapped) = ip.to_ipv4_mapped() {
                 return internal_v4(mapped);
             }
-            if segments[..6] == [0, 0, 0, 0, 0, 0] || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                // IPv4-compatible (deprecated; `::` and `::1` fall here too) and NAT64.
+            if segments[..6] == [0, 0, 0, 0, 0, 0]
+                || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || segments[..6] == [0, 0, 0, 0, 0xffff, 0]
+            {
+                // IPv4-compatible (deprecated; `::` and `::1` fall here too), NAT64 and
+                // IPv4-translated.
                 return ip.is_loopback() || ip.is_unspecified() || internal_v4(embedded());
             }
+            if segments[0] == 0x2002 {
+                // 6to4: the IPv4 address is in bits 16..48.
+                let octets = ip.octets();
+                return internal_v4(Ipv4Addr::new(octets[2], octets[3], octets[4], octets[5]));
+            }
             ip.is_loopback()
+                || segments[..3] == [0x64, 0xff9b, 1]
                 || ip.is_unspecified()
                 || ip.is_multicast()
                 || segments[0] & 0xfe00 == 0xfc00
@@ -58,6 +71,7 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
         || first == 0
         || (first == 100 && second & 0xc0 == 64)
         || (first == 192 && second == 0 && third == 0)
+        || (first == 198 && second & 0xfe == 18)
         || first >= 240
 }
 
@@ -111,17 +125,27 @@ impl reqwest::dns::Resolve for PublicResolver {
 }
 
 /// The HTTP client for deliveries: no redirects, a `timeout` per request, and unless
-/// `allow_private`, [`PublicResolver`].
-pub fn client(timeout: std::time::Duration, allow_private: bool) -> reqwest::Client {
+/// `allow_private`, [`PublicResolver`] and no proxy.
+///
+/// # Errors
+///
+/// The client cannot be built (its TLS backend failed); deliveries then fail with this
+/// reason instead of going out unguarded.
+pub fn client(
+    timeout: std::time::Duration,
+    allow_private: bool,
+) -> Result<reqwest::Client, String> {
     let builder = reqwest::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none());
     let builder = if allow_private {
         builder
     } else {
-        builder.dns_resolver(PublicResolver)
+        builder.no_proxy().dns_resolver(PublicResolver)
     };
-    builder.build().unwrap_or_default()
+    builder
+        .build()
+        .map_err(|error| format!("cannot build the webhook HTTP client: {error}"))
 }
 
 #[cfg(test)]
@@ -144,6 +168,8 @@ mod tests {
             "0.0.0.0",
             "0.1.2.3",
             "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.254",
             "224.0.0.1",
             "240.0.0.1",
             "255.255.255.255",
@@ -153,6 +179,10 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "::ffff:0:a00:1",
+            "2002:a00:1::1",
+            "2002:7f00:1::",
             "fc00::1",
             "fd12:3456::1",
             "fe80::1",
@@ -171,6 +201,9 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "2002:808:808::1",
+            "198.20.0.1",
+            "198.17.255.255",
         ];
         for text in internal {
             assert!(is_internal(text.parse().unwrap()), "{text} is internal");

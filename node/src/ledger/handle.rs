@@ -186,6 +186,28 @@ pub struct LedgerHandle {
     pub(crate) disk_free_min_bytes: u64,
 }
 
+/// Logs a refusal for lack of disk at most once a minute (a busy node refuses many
+/// submissions, and its log is on the disk that is short).
+fn warn_disk_low(error: &SubmitError) {
+    static LAST_WARNED_S: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let last = LAST_WARNED_S.load(std::sync::atomic::Ordering::Relaxed);
+    if now_s >= last.saturating_add(60)
+        && LAST_WARNED_S
+            .compare_exchange(
+                last,
+                now_s,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        tracing::warn!(%error, "submissions refused (logged at most once a minute)");
+    }
+}
+
 /// Refuses a submission when `free` is below `min` (0: never). An unknown free space does
 /// not refuse: the check is a guard in front of RocksDB, which still fails safely on a full
 /// disk.
@@ -243,7 +265,7 @@ impl LedgerHandle {
                 pedigree_storage::free_bytes(&self.data_dir),
                 self.disk_free_min_bytes,
             )
-            .inspect_err(|error| tracing::warn!(%error, "submission refused"))?;
+            .inspect_err(warn_disk_low)?;
         }
         let total = txs.len();
         let mut receivers = Vec::with_capacity(total);
