@@ -203,30 +203,31 @@ fn doc(events: &str) -> String {
     )
 }
 
-fn commission(serials: &[&str], lot: &str, time: &str) -> String {
+/// The JSON array members for SGTINs `urn:epc:id:sgtin:0614141.007346.{serial}`.
+fn sgtin_list(serials: &[&str]) -> String {
     let epcs: Vec<String> = serials
         .iter()
         .map(|s| format!("\"urn:epc:id:sgtin:0614141.007346.{s}\""))
         .collect();
+    epcs.join(", ")
+}
+
+fn commission(serials: &[&str], lot: &str, time: &str) -> String {
     format!(
         r#"{{"type": "ObjectEvent", "eventTime": "{time}", "eventTimeZoneOffset": "+00:00",
           "epcList": [{}], "action": "ADD", "bizStep": "commissioning", "disposition": "active",
           "readPoint": {{"id": "urn:epc:id:sgln:0614141.00000.0"}},
           "ilmd": {{"cbvmda:lotNumber": "{lot}", "cbvmda:itemExpirationDate": "2027-06-30"}}}}"#,
-        epcs.join(", ")
+        sgtin_list(serials)
     )
 }
 
 fn ship(serials: &[&str], time: &str) -> String {
-    let epcs: Vec<String> = serials
-        .iter()
-        .map(|s| format!("\"urn:epc:id:sgtin:0614141.007346.{s}\""))
-        .collect();
     format!(
         r#"{{"type": "ObjectEvent", "eventTime": "{time}", "eventTimeZoneOffset": "+00:00",
           "epcList": [{}], "action": "OBSERVE", "bizStep": "shipping", "disposition": "in_transit",
           "destinationList": [{{"type": "owning_party", "destination": "https://id.gs1.org/417/{}"}}]}}"#,
-        epcs.join(", "),
+        sgtin_list(serials),
         gln("0888881")
     )
 }
@@ -2442,15 +2443,11 @@ async fn api_websocket_subscription_streams_newly_committed_events() {
 }
 
 fn observe(serials: &[&str], time: &str) -> String {
-    let epcs: Vec<String> = serials
-        .iter()
-        .map(|s| format!("\"urn:epc:id:sgtin:0614141.007346.{s}\""))
-        .collect();
     format!(
         r#"{{"type": "ObjectEvent", "eventTime": "{time}", "eventTimeZoneOffset": "+00:00",
           "epcList": [{}], "action": "OBSERVE", "bizStep": "inspecting", "disposition": "active",
           "readPoint": {{"id": "urn:epc:id:sgln:0614141.00000.0"}}}}"#,
-        epcs.join(", ")
+        sgtin_list(serials)
     )
 }
 
