@@ -1664,6 +1664,18 @@ fn config_with_state(dir: &std::path::Path) -> impl FnOnce(&mut ApiConfig) + use
     }
 }
 
+/// Stores the named query `shipments` (`EQ_bizStep=shipping`) as the manufacturer.
+async fn create_shipments_query(h: &Harness) {
+    let reply = post_as(
+        h,
+        MFG_WRITE,
+        "/queries",
+        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+}
+
 async fn post_as(h: &Harness, token: &str, uri: &str, body: &str) -> Reply {
     h.call(
         "POST",
@@ -1959,14 +1971,7 @@ async fn api_webhook_subscription_delivers_newly_committed_events() {
         ship(&["S3"], "2026-01-02T12:00:00Z")
     ));
     assert_eq!(h.capture("application/json", &seed).await["success"], true);
-    let reply = post_as(
-        &h,
-        MFG_WRITE,
-        "/queries",
-        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    create_shipments_query(&h).await;
 
     // Subscription controls are validated.
     for (body, field) in [
@@ -2324,14 +2329,7 @@ async fn api_websocket_subscription_streams_newly_committed_events() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
     let h = seeded().await;
-    let reply = post_as(
-        &h,
-        MFG_WRITE,
-        "/queries",
-        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    create_shipments_query(&h).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = h.app.clone();
@@ -2556,14 +2554,7 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
 #[tokio::test]
 async fn api_webhooks_to_internal_addresses_are_refused_by_default() {
     let h = harness();
-    let reply = post_as(
-        &h,
-        MFG_WRITE,
-        "/queries",
-        r#"{"name": "shipments", "query": {"EQ_bizStep": "shipping"}}"#,
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    create_shipments_query(&h).await;
     for dest in [
         "http://127.0.0.1:9/x",
         "http://[::1]:9/x",
