@@ -176,11 +176,19 @@ fn distinct(ledger: &dyn super::LedgerApi, kind: Kind) -> Result<BTreeSet<String
     Ok(out)
 }
 
-async fn distinct_blocking(state: &Shared, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
+/// Runs `read` on the ledger off the async runtime: ledger reads block, and listings scan.
+async fn read_ledger<T: Send + 'static>(
+    state: &Shared,
+    read: impl FnOnce(&dyn super::LedgerApi) -> T + Send + 'static,
+) -> Result<T, ApiError> {
     let ledger = state.ledger.clone();
-    tokio::task::spawn_blocking(move || distinct(ledger.as_ref(), kind))
+    tokio::task::spawn_blocking(move || read(ledger.as_ref()))
         .await
-        .map_err(|e| ApiError::internal(format!("listing task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("ledger read task failed: {e}")))
+}
+
+async fn distinct_blocking(state: &Shared, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
+    read_ledger(state, move |ledger| distinct(ledger, kind)).await?
 }
 
 fn collection(members: Vec<String>) -> serde_json::Value {
@@ -219,11 +227,11 @@ async fn list(
     let presentation = Presentation::from_headers(&headers, &state)?;
     let mut page: Vec<String> = if kind == Kind::Epcs {
         // The EPC index lists them in order: one seek per EPC, whatever the ledger's size.
-        let ledger = state.ledger.clone();
         let after = after.clone();
-        tokio::task::spawn_blocking(move || ledger.epcs_after(after.as_deref(), per_page + 1))
-            .await
-            .map_err(|e| ApiError::internal(format!("listing task failed: {e}")))?
+        read_ledger(&state, move |ledger| {
+            ledger.epcs_after(after.as_deref(), per_page + 1)
+        })
+        .await?
     } else {
         let values = distinct_blocking(&state, kind).await?;
         match &after {
@@ -273,10 +281,10 @@ async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiErro
     let known = if kind == Kind::EventTypes {
         EventType::from_name(&key).is_some()
     } else if kind == Kind::Epcs {
-        let ledger = state.ledger.clone();
-        tokio::task::spawn_blocking(move || !ledger.events_by_epc(&key, 0, 1).is_empty())
-            .await
-            .map_err(|e| ApiError::internal(format!("look-up task failed: {e}")))?
+        read_ledger(&state, move |ledger| {
+            !ledger.events_by_epc(&key, 0, 1).is_empty()
+        })
+        .await?
     } else {
         distinct_blocking(&state, kind).await?.contains(&key)
     };

@@ -814,11 +814,9 @@ impl LedgerStore {
     ///
     /// Storage failures or corrupt records.
     pub fn epcs_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<String>> {
-        let mut start = after.map_or_else(Vec::new, |after| {
-            let mut start = normalize_epc(after).into_bytes();
-            start.push(1);
-            start
-        });
+        // The first key past every key of `epc`.
+        let past = |epc: &[u8]| [epc, &[1]].concat();
+        let mut start = after.map_or_else(Vec::new, |after| past(normalize_epc(after).as_bytes()));
         let mut epcs = Vec::new();
         while (epcs.len() as u64) < limit {
             let Some((key, _)) = self
@@ -841,8 +839,7 @@ impl LedgerStore {
                 String::from_utf8(epc.to_vec())
                     .map_err(|_| LedgerError::Corrupt("event_by_epc key not UTF-8".into()))?,
             );
-            start = epc.to_vec();
-            start.push(1);
+            start = past(epc);
         }
         Ok(epcs)
     }
