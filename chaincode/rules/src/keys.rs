@@ -222,6 +222,25 @@ pub fn association(asset: &str, object: &ObjectKey) -> Vec<u8> {
     key
 }
 
+/// True for the keys nearly every transaction reads and only governance writes: the network
+/// id, the governance settings and the registry of organisations, signing keys, company
+/// prefixes, GLNs, delegations and nodes. [`crate::state::ReadCache`] keeps their values for
+/// the duration of a block.
+pub fn is_registry(key: &[u8]) -> bool {
+    key == META_NETWORK_ID
+        || key == META_GOVERNANCE
+        || [
+            &b"org/"[..],
+            b"key/",
+            b"prefix/",
+            b"gln/",
+            b"deleg/",
+            b"node/",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
+}
+
 /// True for keys whose before-images an errorDeclaration restores. The lot index
 /// (`lot/`) is append-only and not restored: readers check the object's lot.
 pub fn is_undoable(key: &[u8]) -> bool {

@@ -238,6 +238,65 @@ impl<S: StateView + ?Sized> StateView for Overlay<'_, S> {
     }
 }
 
+/// A read-only view that remembers its base's answers for registry keys
+/// ([`crate::keys::is_registry`]: organisations, signing keys, company prefixes, GLNs, ...).
+///
+/// Every transaction reads about nine of them (its signer's organisation and key, the network
+/// id, and one look-up per possible company-prefix length, most of them absent), so a block of
+/// a hundred transactions asks storage the same few questions hundreds of times. Put this view
+/// between the storage reader and the block's [`Overlay`]: writes, governance included, land in
+/// the overlay above it, which answers for them, so the cache only ever holds the base's values.
+/// Sound only while the base does not change, which is the case while a block is applied (the
+/// base is read-only storage, written after the block).
+pub struct ReadCache<'a, S: StateView + ?Sized> {
+    base: &'a S,
+    cached: std::cell::RefCell<BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl<'a, S: StateView + ?Sized> ReadCache<'a, S> {
+    /// An empty cache over `base`.
+    pub fn new(base: &'a S) -> ReadCache<'a, S> {
+        ReadCache {
+            base,
+            cached: std::cell::RefCell::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<S: StateView + ?Sized> StateView for ReadCache<'_, S> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        if !crate::keys::is_registry(key) {
+            return self.base.get(key);
+        }
+        if let Some(value) = self.cached.borrow().get(key) {
+            return value.clone();
+        }
+        let value = self.base.get(key);
+        self.cached.borrow_mut().insert(key.to_vec(), value.clone());
+        value
+    }
+
+    fn put(&mut self, _key: Vec<u8>, _value: Vec<u8>) {
+        panic!("ReadCache is read-only; write through an overlay above it");
+    }
+
+    fn delete(&mut self, _key: &[u8]) {
+        panic!("ReadCache is read-only; write through an overlay above it");
+    }
+
+    fn range(&self, start: &[u8], end: Option<&[u8]>, limit: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.base.range(start, end, limit)
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        if crate::keys::is_registry(key) {
+            self.get(key).is_some()
+        } else {
+            self.base.contains(key)
+        }
+    }
+}
+
 /// Applies a write set to a state.
 pub fn apply_writes<S: StateView + ?Sized>(state: &mut S, writes: WriteSet) {
     for (key, value) in writes {
@@ -327,6 +386,7 @@ impl<S: StateView + ?Sized> StateView for HashingView<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys;
 
     #[test]
     fn overlay_range_merges_buffered_writes_and_deletions() {
@@ -346,6 +406,62 @@ mod tests {
         assert_eq!(overlay.scan_prefix(b"a", 2).len(), 2);
         assert!(!overlay.contains(b"a2"));
         assert!(base.contains(b"a2"));
+    }
+
+    /// A base that counts the reads that reach it.
+    struct Counting {
+        state: MemState,
+        reads: std::cell::Cell<u64>,
+    }
+
+    impl StateView for Counting {
+        fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+            self.reads.set(self.reads.get() + 1);
+            self.state.get(key)
+        }
+        fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+            self.state.put(key, value);
+        }
+        fn delete(&mut self, key: &[u8]) {
+            self.state.delete(key);
+        }
+        fn range(&self, start: &[u8], end: Option<&[u8]>, limit: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
+            self.state.range(start, end, limit)
+        }
+    }
+
+    #[test]
+    fn read_cache_asks_the_base_once_per_registry_key_and_never_hides_writes_above_it() {
+        let mut base = Counting {
+            state: MemState::new(),
+            reads: std::cell::Cell::new(0),
+        };
+        base.put(b"org/mfg".to_vec(), b"v1".to_vec());
+        base.put(b"obj/S1".to_vec(), b"unit".to_vec());
+        let cache = ReadCache::new(&base);
+        // Registry keys, present and absent: one base read each, however often asked.
+        for _ in 0..3 {
+            assert_eq!(cache.get(b"org/mfg"), Some(b"v1".to_vec()));
+            assert!(!cache.contains(b"prefix/061414"));
+            assert_eq!(cache.get(keys::META_NETWORK_ID), None);
+        }
+        assert_eq!(base.reads.get(), 3);
+        // Other keys go to the base every time.
+        for _ in 0..3 {
+            assert_eq!(cache.get(b"obj/S1"), Some(b"unit".to_vec()));
+        }
+        assert_eq!(base.reads.get(), 6);
+        // A governance write in the overlay above wins over the cached value.
+        let mut overlay = Overlay::new(&cache);
+        overlay.put(b"org/mfg".to_vec(), b"v2".to_vec());
+        overlay.put(b"prefix/061414".to_vec(), b"mfg".to_vec());
+        assert_eq!(overlay.get(b"org/mfg"), Some(b"v2".to_vec()));
+        assert!(overlay.contains(b"prefix/061414"));
+        assert_eq!(cache.get(b"org/mfg"), Some(b"v1".to_vec()));
+        assert_eq!(
+            cache.scan_prefix(b"org/", 10),
+            vec![(b"org/mfg".to_vec(), b"v1".to_vec())]
+        );
     }
 
     #[test]

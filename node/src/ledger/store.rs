@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use pedigree_chaincode::codec::{self, Digest32};
 use pedigree_chaincode::receipt::Outcome;
-use pedigree_chaincode::state::Overlay;
+use pedigree_chaincode::state::{Overlay, ReadCache};
 use pedigree_chaincode::{
     BlockCtx, Genesis, Receipt, SignedTx, StateView, TxBody, VerifiedTx, VerifyError, apply_block,
     keys, verify_batch,
@@ -399,7 +399,9 @@ impl LedgerStore {
         entries: &[(u64, Vec<&[u8]>)],
     ) -> Result<Vec<AppliedBlock>> {
         let reader = self.db.state();
-        let mut overlay = Overlay::new(&reader);
+        // The registry records every transaction reads, from storage once per group.
+        let cached = ReadCache::new(&reader);
+        let mut overlay = Overlay::new(&cached);
         let mut batch = LedgerBatch::new();
         let mut next = head.clone();
         let mut written = EntryIndexes::default();
