@@ -256,6 +256,14 @@ pub enum Input {
         /// Snapshot bytes produced by the state machine, or [`DEFERRED_SNAPSHOT`].
         data: Vec<u8>,
     },
+    /// [`Input::Compact`] with [`DEFERRED_SNAPSHOT`], but to `index_max` at most: for a state
+    /// machine whose applied entries reach its disk some time after they are applied (the
+    /// node's ledger writes them without a log of its own), the log must keep every entry the
+    /// state machine could still lose in a crash. A no-op if that leaves nothing to compact.
+    CompactDeferred {
+        /// The state machine's durable applied index.
+        index_max: u64,
+    },
 }
 
 /// How far behind the leader's applied index a follower may be, by default
@@ -712,7 +720,10 @@ impl<S: LogStore> Replica<S> {
             Input::Flush => self.flush(out),
             Input::ChangeMembership(change) => self.change_membership(change),
             Input::Campaign => self.node.campaign().map_err(Error::Raft),
-            Input::Compact { data } => self.compact(data),
+            Input::Compact { data } => self.compact(data, u64::MAX),
+            Input::CompactDeferred { index_max } => {
+                self.compact(DEFERRED_SNAPSHOT.to_vec(), index_max)
+            }
         }
     }
 
@@ -1203,8 +1214,10 @@ impl<S: LogStore> Replica<S> {
             .fold(applied, u64::min)
     }
 
-    fn compact(&mut self, data: Vec<u8>) -> Result<()> {
-        let index = self.compaction_index(data == DEFERRED_SNAPSHOT);
+    fn compact(&mut self, data: Vec<u8>, index_max: u64) -> Result<()> {
+        let index = self
+            .compaction_index(data == DEFERRED_SNAPSHOT)
+            .min(index_max);
         let stored = self.store().latest_snapshot().map_err(Error::Store)?;
         let replaces =
             crate::store::replaces_stored(index, &data, stored.get_metadata().index, &stored.data);

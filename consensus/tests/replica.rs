@@ -159,6 +159,58 @@ fn single_voter_commits_a_batch() {
     );
 }
 
+/// A deferred compaction bounded by the state machine's durable index keeps every entry after
+/// it, and one at or below the stored snapshot changes nothing.
+#[test]
+fn deferred_compaction_stops_at_the_durable_index() {
+    let mut replica = Replica::new(config(1), MemLogStore::new_with_voters(&[1])).unwrap();
+    replica.handle(Input::Campaign).unwrap();
+    for id in 0..6 {
+        replica
+            .handle(Input::Propose {
+                id,
+                payload: vec![1],
+            })
+            .unwrap();
+        replica.handle(Input::Flush).unwrap();
+    }
+    let applied = replica.status().applied_index;
+    let first = |replica: &Replica<MemLogStore>| replica.store().entries_stored()[0].index;
+    assert!(applied >= 7, "{applied}");
+    assert_eq!(first(&replica), 2, "nothing compacted yet");
+    replica
+        .handle(Input::CompactDeferred {
+            index_max: applied - 3,
+        })
+        .unwrap();
+    assert_eq!(
+        first(&replica),
+        applied - 2,
+        "compacted to the durable index"
+    );
+    replica
+        .handle(Input::CompactDeferred {
+            index_max: applied - 4,
+        })
+        .unwrap();
+    assert_eq!(
+        first(&replica),
+        applied - 2,
+        "an older durable index is a no-op"
+    );
+    replica
+        .handle(Input::CompactDeferred {
+            index_max: u64::MAX,
+        })
+        .unwrap();
+    assert_eq!(
+        replica.store().entries_stored().len(),
+        0,
+        "never past the applied index: {:?}",
+        replica.store().entries_stored()
+    );
+}
+
 #[test]
 fn vote_is_persisted_before_the_response_leaves() {
     let mut replica = Replica::new(config(1), MemLogStore::new_with_voters(&[1, 2, 3])).unwrap();
