@@ -1,5 +1,5 @@
 //! What one node spends applying committed blocks, without the network: a `LedgerStore` on
-//! disk (fsynced writes, the memtable size of Raft id 1, as on a devnet node) takes blocks of
+//! disk (opened as a node opens it, with the memtable size of Raft id 1) takes blocks of
 //! client-signed commissioning transactions exactly as the applier does
 //! (`LedgerStore::apply_entries`, one Raft entry per write): every signature verified, the
 //! chaincode run, the block, receipts, indexes and state written.
@@ -152,7 +152,7 @@ fn main() {
         }
     }
     println!(
-        "memtable {} MiB per column family, fsynced writes",
+        "memtable {} MiB per column family, blocks written as a node writes them",
         options.memtable_bytes / (1024 * 1024)
     );
     let blocks = txs.div_ceil(TX_BLOCK);

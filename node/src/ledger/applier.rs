@@ -12,13 +12,14 @@
 //!
 //! **Group commit.** When several committed entries are waiting, the applier takes them all
 //! (up to [`GROUP_ENTRIES_MAX`] entries or [`GROUP_BYTES_MAX`] payload bytes) and applies them
-//! in one RocksDB write ([`LedgerStore::apply_entries`]): one fsync for the group instead of
-//! one per entry. The result is the same as applying them one by one.
+//! in one RocksDB write ([`LedgerStore::apply_entries`]). The result is the same as applying
+//! them one by one.
 //!
 //! **Order and crash safety.** Jobs are applied strictly in the order sent, restores and
-//! membership entries included. A crash loses at most entries that are still in the Raft log
-//! (the log is compacted only when the ledger has applied everything, see
-//! [`super::event_loop`]), and the node replays them at start.
+//! membership entries included. Applied entries reach the disk when RocksDB flushes (they skip
+//! its write-ahead log, see [`LedgerStore`]'s *Durability*): a crash loses at most entries
+//! that are still in the Raft log (the log is compacted only up to the ledger's durable applied
+//! index, see [`super::event_loop`]), and the node replays them at start.
 //!
 //! **Backpressure.** The loop counts the jobs outstanding; past
 //! [`super::event_loop::APPLY_BACKLOG_MAX`] it stops taking inputs until the applier has caught

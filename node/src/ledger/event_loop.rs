@@ -51,8 +51,8 @@ use libp2p::PeerId;
 use pedigree_chaincode::SignedTx;
 use pedigree_chaincode::codec::{self, Digest32};
 use pedigree_consensus::{
-    Apply, DEFERRED_SNAPSHOT, Input, LogStore, MembershipChange, Output, ProposalFate, Replica,
-    ReplicaConfig, Role, bootstrap_snapshot, wire,
+    Apply, Input, LogStore, MembershipChange, Output, ProposalFate, Replica, ReplicaConfig, Role,
+    bootstrap_snapshot, wire,
 };
 use pedigree_storage::state::LedgerDbOptions;
 use pedigree_storage::{RocksLogStore, RocksLogStoreOptions};
@@ -208,6 +208,11 @@ struct EventLoop {
     in_flight: BTreeMap<u64, Vec<Digest32>>,
     proposal_id_next: u64,
     applied_since_compact: u64,
+    /// The durable applied index the log was last compacted to (see
+    /// [`EventLoop::compact_durable`]).
+    compacted_to: u64,
+    /// A flush of the ledger asked for by [`EventLoop::compact_durable`] is running.
+    persisting: Arc<std::sync::atomic::AtomicBool>,
     /// Raft asked for a fresh snapshot (a follower needs one); taken at the next point where
     /// the ledger has applied everything the replica has handed out.
     snapshot_wanted: bool,
@@ -331,6 +336,8 @@ pub fn start(
         in_flight: BTreeMap::new(),
         proposal_id_next: 1,
         applied_since_compact: 0,
+        compacted_to: 0,
+        persisting: Arc::default(),
         snapshot_wanted: false,
         applier: Some(applier),
         leader_seen: None,
@@ -431,16 +438,11 @@ impl EventLoop {
         tracing::info!(raft_id = self.raft_id, "ledger event loop stopped");
     }
 
-    /// True if the log should be compacted: every `compact_entries` applied entries, or when
-    /// Raft wants a snapshot for a follower.
-    fn compaction_due(&self) -> bool {
-        self.snapshot_wanted || self.applied_since_compact >= self.tuning.compact_entries
-    }
-
-    /// True if a compaction is due but the applier still has work: the loop then waits for
-    /// it (once per `compact_entries` entries, so the Raft log stays bounded under any load).
+    /// True if Raft wants a snapshot of the ledger for a follower but the applier still has
+    /// work: the loop then waits for it, since the export must stand exactly at the replica's
+    /// applied index.
     fn compaction_waits(&self) -> bool {
-        self.compaction_due() && self.applier_outstanding() > 0
+        self.snapshot_wanted && self.applier_outstanding() > 0
     }
 
     /// Jobs handed to the applier and not yet reported done.
@@ -449,7 +451,7 @@ impl EventLoop {
     }
 
     /// Processes the applier's reports until at most `left` jobs are outstanding (with 0, until
-    /// it is idle, and so compacts, see [`EventLoop::maybe_compact`]).
+    /// it is idle, and so exports a snapshot, see [`EventLoop::maybe_compact`]).
     async fn drain_applier(
         &mut self,
         applied: &mut mpsc::UnboundedReceiver<Done>,
@@ -516,35 +518,28 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Compacts the log if due: every `compact_entries` applied entries with a deferred
-    /// snapshot (no ledger export), or with a snapshot of the ledger when Raft wants one for a
-    /// follower. Only when the ledger stands
-    /// exactly where the replica does: nothing handed to the applier is outstanding and the
-    /// applied indexes agree (while entries are replayed after a restart the replica's trails
-    /// the ledger's; a snapshot then would claim the wrong index). Otherwise it waits for such a
-    /// point; the applier is idle then, so the export reads a quiet store.
+    /// Takes the snapshot Raft wants for a follower: the whole ledger exported, the log
+    /// compacted to it. Only when the ledger stands exactly where the replica does: nothing
+    /// handed to the applier is outstanding and the applied indexes agree (while entries are
+    /// replayed after a restart the replica's trails the ledger's; a snapshot then would claim
+    /// the wrong index). Otherwise it waits for such a point; the applier is idle then, so the
+    /// export reads a quiet store. The exported snapshot goes into the Raft log store, so a
+    /// crash before the ledger has these entries on disk restores it from there.
     fn maybe_compact(&mut self) -> Result<()> {
-        if !self.compaction_due() {
+        if !self.snapshot_wanted {
             return Ok(());
         }
         let idle = self.applier.is_some() && self.applier_outstanding() == 0;
         let in_step = self.replica.status().applied_index == self.head.applied_index;
         if idle && in_step {
-            // Periodic compaction stores a deferred snapshot: exporting the whole ledger into
-            // memory every `compact_entries` entries on every node would cost gigabytes once
-            // the ledger is large. The ledger is exported only when a follower needs it.
-            let data = if self.snapshot_wanted {
-                self.store.export()?
-            } else {
-                DEFERRED_SNAPSHOT.to_vec()
-            };
+            let data = self.store.export()?;
             self.snapshot_wanted = false;
             self.applied_since_compact = 0;
             LedgerMetrics::bump(&self.metrics.snapshots_taken, 1);
             tracing::debug!(
                 raft_id = self.raft_id,
                 bytes = data.len(),
-                "compacting the log"
+                "compacting the log with a snapshot of the ledger"
             );
             match self.replica.handle(Input::Compact { data }) {
                 Ok(output) => self.process(output, false)?,
@@ -553,6 +548,50 @@ impl EventLoop {
                 }
                 Err(error) => return Err(error.into()),
             }
+        }
+        Ok(())
+    }
+
+    /// Periodic log compaction, every `compact_entries` applied entries, checked on each tick.
+    /// The ledger writes applied entries without RocksDB's log, so the Raft log keeps every
+    /// entry the ledger does not yet have on disk ([`LedgerStore::durable_applied_index`]): it
+    /// is compacted with a deferred snapshot (no ledger export: exporting the whole ledger into
+    /// memory every `compact_entries` entries on every node would cost gigabytes once the
+    /// ledger is large) up to that index. RocksDB flushes the ledger whenever a memtable fills;
+    /// if it has not for twice `compact_entries` entries (a quiet ledger), a flush is asked for
+    /// off the loop.
+    fn compact_durable(&mut self) -> Result<()> {
+        if self.applied_since_compact < self.tuning.compact_entries {
+            return Ok(());
+        }
+        let durable = self.store.durable_applied_index()?;
+        if durable > self.compacted_to {
+            self.compacted_to = durable;
+            self.applied_since_compact = self.head.applied_index.saturating_sub(durable);
+            LedgerMetrics::bump(&self.metrics.snapshots_taken, 1);
+            tracing::debug!(
+                raft_id = self.raft_id,
+                durable,
+                applied_index = self.head.applied_index,
+                "compacting the log"
+            );
+            return self.step(Input::CompactDeferred { index_max: durable });
+        }
+        let lag = self.head.applied_index.saturating_sub(durable);
+        if lag >= 2 * self.tuning.compact_entries
+            && !self
+                .persisting
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            tracing::debug!(raft_id = self.raft_id, durable, lag, "flushing the ledger");
+            let store = Arc::clone(&self.store);
+            let persisting = Arc::clone(&self.persisting);
+            tokio::task::spawn_blocking(move || {
+                if let Err(error) = store.persist() {
+                    tracing::error!(%error, "flushing the ledger failed");
+                }
+                persisting.store(false, std::sync::atomic::Ordering::Release);
+            });
         }
         Ok(())
     }
@@ -870,6 +909,7 @@ impl EventLoop {
     fn on_tick(&mut self) -> Result<()> {
         self.ticks += 1;
         self.step(Input::Tick)?;
+        self.compact_durable()?;
         self.reconcile_membership()?;
         let now = Instant::now();
         self.waiters.retain(|_, waiter| waiter.deadline > now);

@@ -105,7 +105,9 @@ pub struct LedgerTuning {
     pub submit_timeout: Duration,
     /// How long before an unapplied transaction is sent to the leader again.
     pub resend_interval: Duration,
-    /// Fsync every RocksDB write (turn off only in tests).
+    /// Fsync every write of the Raft log and every logged write of the ledger (genesis,
+    /// snapshot restores, the peer registry; applied blocks skip the ledger's log and reach
+    /// the disk by flushes). Turn off only in tests.
     pub sync_writes: bool,
     /// How far behind a follower may be and still get its missing entries by append after the
     /// leader's periodic compaction (0: always by snapshot; tests of snapshots use that).

@@ -22,6 +22,14 @@
 //! applied index) go to RocksDB in **one** `WriteBatch`, so after a crash the node resumes at an
 //! entry boundary and re-applies nothing twice.
 //!
+//! # Durability
+//! Applied entries are written without RocksDB's write-ahead log (the Raft log, fsynced on a
+//! quorum before anything is applied, already holds them): they reach the disk when RocksDB
+//! flushes its memtables, atomically across column families. A crash loses the entries applied
+//! since the last flush, never part of one; the node re-applies them from the Raft log at
+//! start, which is compacted only up to [`LedgerStore::durable_applied_index`]. Genesis,
+//! snapshot restores and the peer registry keep the logged, fsynced writes.
+//!
 //! # Pair assertions
 //! Before writing: the block's `previous_hash` is the head's block hash, its height is the
 //! head's height + 1, and its `state_hash` is the state hash the chaincode stored. After writing
@@ -384,7 +392,7 @@ impl LedgerStore {
     /// after the last, and the entries are replayed from the Raft log. The blocks and the state
     /// are exactly those of applying the entries one at a time (the chaincode reads its own
     /// earlier writes through the overlay, the indexes through [`EntryIndexes`]); only the
-    /// number of writes (and fsyncs) differs.
+    /// number of writes differs. Written without RocksDB's log (module docs, *Durability*).
     ///
     /// # Errors
     ///
@@ -437,7 +445,9 @@ impl LedgerStore {
             }
         }
         batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&next));
-        self.db.write(batch)?;
+        // Without RocksDB's log: the Raft log holds these entries until the ledger has them on
+        // disk (see `durable_applied_index`).
+        self.db.write_unlogged(batch)?;
         // Pair assertion: what we read back is what we meant to write.
         let stored = self.db.state().get(keys::META_STATE_HASH);
         assert_eq!(
@@ -463,9 +473,34 @@ impl LedgerStore {
         next.applied_index = index;
         let mut batch = LedgerBatch::new();
         batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&next));
-        self.db.write(batch)?;
+        self.db.write_unlogged(batch)?;
         *head = next;
         Ok(())
+    }
+
+    /// The applied index a crash now would leave the ledger at: applied entries are written
+    /// without RocksDB's log ([`LedgerDb::write_unlogged`]) and are on disk only once flushed.
+    /// The Raft log must keep every entry after it (the node re-applies them at start), so the
+    /// log is compacted no further. May lag what is really on disk, never lead it.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures, or a stored head that does not decode.
+    pub fn durable_applied_index(&self) -> Result<u64> {
+        match self.db.get_persisted(Cf::Meta, META_HEAD)? {
+            Some(bytes) => Ok(decode_or_corrupt::<Head>(&bytes, "persisted head")?.applied_index),
+            None => Ok(0),
+        }
+    }
+
+    /// Flushes everything applied so far to disk and waits (see
+    /// [`LedgerStore::durable_applied_index`]).
+    ///
+    /// # Errors
+    ///
+    /// Storage failures.
+    pub fn persist(&self) -> Result<()> {
+        Ok(self.db.persist()?)
     }
 
     fn record_block(
@@ -1231,6 +1266,73 @@ mod tests {
     /// Entries applied in one group write the same ledger, byte for byte, as the same entries
     /// applied one at a time: blocks, receipts (a replay across entries is rejected in both),
     /// indexes, state and head.
+    /// Copies a database folder as a crash would leave it (files only; the memtables lost).
+    fn crash_image(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("image folder");
+        for entry in std::fs::read_dir(from).expect("ledger folder") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+
+    /// Applied entries skip RocksDB's log: a crash keeps exactly the entries up to the durable
+    /// applied index (a consistent prefix: head, blocks and state agree), and re-applying the
+    /// later entries from the Raft log gives the same ledger as never crashing.
+    #[test]
+    fn a_crash_keeps_the_durable_prefix_and_replaying_the_rest_gives_the_same_ledger() {
+        let genesis = genesis();
+        let base = 1_767_225_700_000;
+        let entries: Vec<(u64, Vec<u8>)> = (0..6)
+            .map(|n| {
+                let txs = vec![
+                    recall(&genesis, n, 2 * n),
+                    recall(&genesis, n + 1, 2 * n + 1),
+                ];
+                (n + 2, proposal(base + n, txs))
+            })
+            .collect();
+        let directory = tempfile::tempdir().expect("temp dir");
+        let path = directory.path().join("ledger");
+        let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(true)).expect("open");
+        let mut head = store.check_head().expect("head");
+        let genesis_durable = store.durable_applied_index().expect("durable");
+        for (index, payload) in &entries[..3] {
+            store
+                .apply_entry(&mut head, *index, &[payload.as_slice()])
+                .expect("apply");
+        }
+        assert_eq!(
+            store.durable_applied_index().expect("durable"),
+            genesis_durable,
+            "applied entries are not on disk before a flush"
+        );
+        store.persist().expect("persist");
+        assert_eq!(store.durable_applied_index().expect("durable"), 4);
+        for (index, payload) in &entries[3..] {
+            store
+                .apply_entry(&mut head, *index, &[payload.as_slice()])
+                .expect("apply");
+        }
+        assert_eq!(store.durable_applied_index().expect("durable"), 4);
+        let image = directory.path().join("crashed");
+        crash_image(&path, &image);
+        let expected_export = store.export().expect("export");
+        drop(store);
+
+        let crashed = LedgerStore::open(&image, &genesis, LedgerDbOptions::new(true))
+            .expect("a crash image opens");
+        let mut replayed = crashed.check_head().expect("a consistent prefix");
+        assert_eq!(replayed.applied_index, 4);
+        assert_eq!(replayed.height, 3);
+        for (index, payload) in &entries[3..] {
+            crashed
+                .apply_entry(&mut replayed, *index, &[payload.as_slice()])
+                .expect("replay");
+        }
+        assert_eq!(replayed, head);
+        assert_eq!(crashed.export().expect("export"), expected_export);
+    }
+
     #[test]
     fn a_group_of_entries_writes_what_the_entries_one_by_one_write() {
         let genesis = genesis();

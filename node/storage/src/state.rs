@@ -5,7 +5,9 @@
 //! (`pedigree-node`, `ledger::store`) decides what the keys and values mean and builds one
 //! [`LedgerBatch`] per applied block. Everything in a batch becomes durable together or not at
 //! all (one RocksDB `WriteBatch`), so state, block, receipts and applied index never disagree
-//! after a crash.
+//! after a crash. Batches the node can redo from its Raft log skip RocksDB's write-ahead log
+//! ([`LedgerDb::write_unlogged`]); flushes are atomic across column families, so after a crash
+//! the database holds the batches up to some point, and the node re-applies the rest.
 //!
 //! # Column families
 //!
@@ -229,6 +231,10 @@ impl LedgerDb {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Unlogged writes ([`LedgerDb::write_unlogged`]) are durable only once flushed, so every
+        // flush covers every column family at one point: after a crash the files hold a prefix
+        // of the writes, never the state of one block with the head of an earlier one.
+        options.set_atomic_flush(true);
         // Compactions run at the lowest CPU priority (nice 19) of the process-wide default
         // environment: they are background work that may lag for a while, and at normal
         // priority every node's compaction burst stretched commit latency and verification
@@ -297,11 +303,10 @@ impl LedgerDb {
     ///
     /// RocksDB failures.
     pub fn flush_and_compact(&self) -> Result<()> {
+        self.persist()?;
         for cf in Cf::ALL {
-            let handle = self.handle(cf);
-            self.db.flush_cf(handle)?;
             self.db
-                .compact_range_cf(handle, None::<&[u8]>, None::<&[u8]>);
+                .compact_range_cf(self.handle(cf), None::<&[u8]>, None::<&[u8]>);
         }
         self.db.flush_wal(true)?;
         Ok(())
@@ -329,6 +334,56 @@ impl LedgerDb {
     ///
     /// RocksDB failures; nothing was written. The caller must treat this as fatal.
     pub fn write(&self, batch: LedgerBatch) -> Result<()> {
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync);
+        self.write_with(batch, &options)
+    }
+
+    /// Applies `batch` atomically, without RocksDB's write-ahead log: for writes the caller can
+    /// redo from a log of its own (the node's Raft log holds every entry it applies). Readers
+    /// see the batch at once; it survives a crash only once its memtables are flushed, and the
+    /// database then holds a prefix of the batches (flushes are atomic across column families).
+    /// [`LedgerDb::get_persisted`] reads what would survive, [`LedgerDb::persist`] flushes.
+    /// The ledger's applied blocks were half of its CPU in RocksDB's write path, a tenth of it
+    /// in the log (ledger_apply bench, docs/benchmarks.md).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures; nothing was written. The caller must treat this as fatal.
+    pub fn write_unlogged(&self, batch: LedgerBatch) -> Result<()> {
+        let mut options = WriteOptions::default();
+        options.disable_wal(true);
+        self.write_with(batch, &options)
+    }
+
+    /// The value under `key` in `cf` as the files on disk hold it: what a crash now would
+    /// leave. Skips the memtables while they hold unlogged writes, so it may be older than
+    /// what is durable (never newer).
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn get_persisted(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut options = ReadOptions::default();
+        options.set_read_tier(rocksdb::ReadTier::Persisted);
+        Ok(self.db.get_cf_opt(self.handle(cf), key, &options)?)
+    }
+
+    /// Flushes every column family's memtables at one point and waits: everything written
+    /// before the call, logged or not, is then on disk.
+    ///
+    /// # Errors
+    ///
+    /// RocksDB failures.
+    pub fn persist(&self) -> Result<()> {
+        let handles = Cf::ALL.map(|cf| self.handle(cf));
+        let mut options = rocksdb::FlushOptions::default();
+        options.set_wait(true);
+        self.db.flush_cfs_opt(&handles, &options)?;
+        Ok(())
+    }
+
+    fn write_with(&self, batch: LedgerBatch, options: &WriteOptions) -> Result<()> {
         // The handles are looked up by name once per write, not once per operation.
         // (`WriteBatch::with_capacity_bytes` would spare the batch's regrowths, but Debian's
         // librocksdb 7.8 lacks `rocksdb_writebatch_create_with_params`.)
@@ -351,9 +406,7 @@ impl LedgerDb {
             }
         }
         drop(operations);
-        let mut options = WriteOptions::default();
-        options.set_sync(self.sync);
-        self.db.write_opt(write_batch, &options)?;
+        self.db.write_opt(write_batch, options)?;
         Ok(())
     }
 
