@@ -1268,6 +1268,7 @@ pub async fn run(
         dir: options.dir.clone(),
         bin_dir: options.bin_dir.clone(),
         no_plant: true,
+        compact_entries: None,
     };
     let mut manifest = network::up(&up).await.context("starting the devnet")?;
     let outcome = measure(options, &mut manifest, &mut report).await;

@@ -38,6 +38,10 @@ enum Command {
         /// Do not start the plant adapter.
         #[arg(long)]
         no_plant: bool,
+        /// Applied Raft entries between log compactions on every node (node.toml's
+        /// `compact_entries`; default: the node's, 10000).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        compact_entries: Option<u64>,
     },
     /// Show every node's process and consensus state (exit 1 if any is down or leaderless).
     Status,
@@ -120,11 +124,13 @@ async fn main() -> anyhow::Result<()> {
             detach,
             bin_dir,
             no_plant,
+            compact_entries,
         } => {
             let options = UpOptions {
                 dir: dir.clone(),
                 bin_dir,
                 no_plant,
+                compact_entries,
             };
             let mut manifest = network::up(&options).await?;
             println!("{}", network::summary(&manifest));

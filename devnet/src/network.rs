@@ -28,6 +28,9 @@ pub struct UpOptions {
     pub bin_dir: Option<PathBuf>,
     /// Do not start the plant adapter.
     pub no_plant: bool,
+    /// Applied Raft entries between log compactions on every node (`node.compact_entries`;
+    /// `None`: the node's default).
+    pub compact_entries: Option<u64>,
 }
 
 fn random_token() -> String {
@@ -87,7 +90,11 @@ fn node_config(
     p2p_port: u16,
     bootstrap: &[String],
     token: &str,
+    compact_entries: Option<u64>,
 ) -> String {
+    let compaction = compact_entries
+        .map(|entries| format!("compact_entries = {entries}\n"))
+        .unwrap_or_default();
     let bootstrap = bootstrap
         .iter()
         .map(|b| format!("\"{b}\""))
@@ -101,7 +108,7 @@ data_dir = "data"
 genesis = "../genesis.json"
 node_key = "keys/node.key"
 signing_key = "keys/signing.key"
-
+{compaction}
 [p2p]
 listen = ["/ip4/127.0.0.1/tcp/{p2p_port}"]
 bootstrap = [{bootstrap}]
@@ -266,7 +273,14 @@ pub async fn up(options: &UpOptions) -> anyhow::Result<Manifest> {
         let config_path = node_dir.join("node.toml");
         std::fs::write(
             &config_path,
-            node_config(org, ports[2 * i], ports[2 * i + 1], &bootstrap, &tokens[i]),
+            node_config(
+                org,
+                ports[2 * i],
+                ports[2 * i + 1],
+                &bootstrap,
+                &tokens[i],
+                options.compact_entries,
+            ),
         )?;
         manifest.nodes.push(NodeEntry {
             org: org.id.to_string(),

@@ -19,6 +19,7 @@
 //! node_key = "keys/node.key"       # libp2p ed25519 identity (see `keys`)
 //! signing_key = "keys/signing.key" # the organisation's ed25519 transaction-signing key
 //! disk_free_min_mib = 1024         # below this much free disk, submissions are refused (0: off)
+//! compact_entries = 10000          # applied Raft entries between log compactions (at least 1)
 //!
 //! [p2p]
 //! listen = ["/ip4/0.0.0.0/tcp/7100"]
@@ -151,6 +152,10 @@ pub struct Config {
     /// Free disk (bytes) below which the node refuses submissions (`node.disk_free_min_mib`;
     /// default [`crate::ledger::DISK_FREE_MIN_BYTES_DEFAULT`], 0 turns the check off).
     pub disk_free_min_bytes: u64,
+    /// Applied Raft entries between log compactions (`node.compact_entries`; default
+    /// [`crate::ledger::COMPACT_ENTRIES_DEFAULT`]). Fewer keep the Raft log smaller; a follower
+    /// that falls further behind than the log reaches catches up by snapshot.
+    pub compact_entries: u64,
     /// libp2p listen addresses.
     pub p2p_listen: Vec<Multiaddr>,
     /// Peers dialled at start-up.
@@ -182,6 +187,8 @@ struct RawNode {
     signing_key: String,
     #[serde(default)]
     disk_free_min_mib: Option<u64>,
+    #[serde(default)]
+    compact_entries: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,6 +295,17 @@ impl Config {
                 )
             })?,
         };
+        let compact_entries = match raw.node.compact_entries {
+            None => crate::ledger::COMPACT_ENTRIES_DEFAULT,
+            Some(0) => {
+                return Err(check.invalid(
+                    "node.compact_entries",
+                    "0",
+                    "must be at least 1 (applied entries between log compactions)",
+                ));
+            }
+            Some(entries) => entries,
+        };
         let mut api_tokens = BTreeMap::new();
         for (index, token) in raw.api.tokens.into_iter().enumerate() {
             let key = format!("api.tokens[{index}]");
@@ -314,6 +332,7 @@ impl Config {
             node_key_path,
             signing_key_path,
             disk_free_min_bytes,
+            compact_entries,
             p2p_listen,
             bootstrap,
             api_listen,
@@ -527,6 +546,23 @@ role = "read"
             "signing_key = \"keys/signing.key\"\ndisk_free_min_mib = 18446744073709551615",
         );
         assert!(error_of(&text).contains("node.disk_free_min_mib"));
+        assert_eq!(
+            config.compact_entries,
+            crate::ledger::COMPACT_ENTRIES_DEFAULT
+        );
+        let with_compaction = |value: &str| {
+            good().replace(
+                "signing_key = \"keys/signing.key\"",
+                &format!("signing_key = \"keys/signing.key\"\ncompact_entries = {value}"),
+            )
+        };
+        assert_eq!(parse(&with_compaction("16")).unwrap().compact_entries, 16);
+        let error = error_of(&with_compaction("0"));
+        assert!(
+            error.contains("node.compact_entries") && error.contains("at least 1"),
+            "{error}"
+        );
+        assert!(error_of(&with_compaction("-1")).contains("compact_entries"));
         let text = good().replace(
             "listen = \"127.0.0.1:8080\"",
             "listen = \"127.0.0.1:8080\"\nwebhook_private_destinations = true",

@@ -185,6 +185,7 @@ pub async fn start_node(
         signer,
         tuning: LedgerTuning {
             disk_free_min_bytes: config.disk_free_min_bytes,
+            compact_entries: config.compact_entries,
             ..LedgerTuning::default()
         },
     };
