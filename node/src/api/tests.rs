@@ -212,7 +212,7 @@ fn sgtin_list(serials: &[&str]) -> String {
     epcs.join(", ")
 }
 
-fn commission(serials: &[&str], lot: &str, time: &str) -> String {
+pub(crate) fn commission(serials: &[&str], lot: &str, time: &str) -> String {
     format!(
         r#"{{"type": "ObjectEvent", "eventTime": "{time}", "eventTimeZoneOffset": "+00:00",
           "epcList": [{}], "action": "ADD", "bizStep": "commissioning", "disposition": "active",

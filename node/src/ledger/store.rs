@@ -539,12 +539,23 @@ impl LedgerStore {
             batch.put(Cf::Receipts, receipt_key(header.height, index), encoded);
             let tx_id = receipt.tx_id;
             // The index points at the accepted occurrence of a tx id if there is one (at most
-            // one: the chaincode rejects replays), otherwise at the first occurrence.
-            let known = match written.tx_locations.get(&tx_id) {
-                Some(accepted) => Some(*accepted),
-                None => self.db.contains(Cf::TxIndex, &tx_id)?.then_some(false),
+            // one: the chaincode rejects replays), otherwise at the first occurrence. So an
+            // accepted transaction is always indexed, without asking whether an earlier,
+            // rejected occurrence was.
+            let index_it = if receipt.is_accepted() {
+                debug_assert_ne!(
+                    written.tx_locations.get(&tx_id),
+                    Some(&true),
+                    "the chaincode accepts a transaction id once"
+                );
+                true
+            } else {
+                match written.tx_locations.get(&tx_id) {
+                    Some(_) => false,
+                    None => !self.db.contains(Cf::TxIndex, &tx_id)?,
+                }
             };
-            if known.is_none() || (receipt.is_accepted() && known == Some(false)) {
+            if index_it {
                 let location = TxLocation {
                     height: header.height,
                     index,
@@ -594,12 +605,20 @@ impl LedgerStore {
             None => pedigree_epcis::hash::event_hash_id(event),
         };
         let seq_bytes = seq.to_be_bytes();
-        // First stored wins for the unique indexes.
-        if !written.event_hashes.contains(event_hash_id.as_bytes())
-            && !self
-                .db
-                .contains(Cf::EventByHash, event_hash_id.as_bytes())?
-        {
+        // First stored wins for the unique indexes. An applied event that declares no error is
+        // new to the chaincode (it answers a known event hash with `DuplicateEvent`), so its
+        // hash is not indexed yet; an error declaration shares the hash of the event it
+        // corrects (CBV 2.0 leaves `errorDeclaration` out of the hash), which stays indexed.
+        let hash_is_new = if event.error_declaration.is_none() {
+            debug_assert!(!written.event_hashes.contains(event_hash_id.as_bytes()));
+            true
+        } else {
+            !written.event_hashes.contains(event_hash_id.as_bytes())
+                && !self
+                    .db
+                    .contains(Cf::EventByHash, event_hash_id.as_bytes())?
+        };
+        if hash_is_new {
             batch.put(
                 Cf::EventByHash,
                 event_hash_id.as_bytes().to_vec(),
@@ -1044,7 +1063,7 @@ fn apply_proposal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::tests::{genesis, key, with_check};
+    use crate::api::tests::{commission, genesis, key, with_check};
     use pedigree_chaincode::TxEnvelope;
 
     /// A recall of lot `L{lot}` signed by the regulator (`nonce` makes replays distinct).
@@ -1266,6 +1285,110 @@ mod tests {
     /// Entries applied in one group write the same ledger, byte for byte, as the same entries
     /// applied one at a time: blocks, receipts (a replay across entries is rejected in both),
     /// indexes, state and head.
+    /// An EPCIS event signed by `mfg` (key seed 1), from one event's JSON.
+    fn mfg_event(genesis: &Genesis, event_json: &str, nonce: u64) -> SignedTx {
+        let text = format!(
+            r#"{{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+                "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-01-01T00:00:00Z",
+                "epcisBody": {{"eventList": [{event_json}]}}}}"#
+        );
+        let event = pedigree_epcis::json::parse_document(&text)
+            .expect("valid document")
+            .events
+            .remove(0);
+        let key = key(1);
+        TxEnvelope {
+            network_id: genesis.network_id(),
+            signer_org: "mfg".into(),
+            key_id: "k1".into(),
+            public_key: key.verifying_key().to_bytes(),
+            nonce,
+            body: TxBody::Epcis(Box::new(event)),
+        }
+        .sign(&key)
+    }
+
+    /// The transaction index points at the accepted occurrence of a transaction id, whether a
+    /// rejected occurrence came before it (same id, forged signature) or after it (a replay).
+    /// The event hash index keeps the first event under a hash when an error declaration of
+    /// that event (same CBV hash) is applied later.
+    #[test]
+    fn the_indexes_keep_the_accepted_transaction_and_the_first_event_of_a_hash() {
+        let genesis = genesis();
+        let base = 1_767_225_700_000;
+        let good = recall(&genesis, 9, 9);
+        let mut forged = good.clone();
+        let mut signature = forged.signature.to_bytes();
+        signature[0] ^= 1;
+        forged.signature = ed25519_dalek::Signature::from_bytes(&signature);
+        let event = commission(&["D1", "D2"], "LOTD", "2026-01-01T08:00:00Z");
+        let declared = event.replacen(
+            "\"action\": \"ADD\"",
+            r#""action": "ADD", "errorDeclaration": {"declarationTime": "2026-01-02T00:00:00Z", "reason": "urn:epcglobal:cbv:er:incorrect_data"}"#,
+            1,
+        );
+        assert_ne!(event, declared);
+        let commissioning = mfg_event(&genesis, &event, 1);
+        let declaration = mfg_event(&genesis, &declared, 2);
+        let blocks: Vec<Vec<SignedTx>> = vec![
+            vec![forged],
+            vec![good.clone(), commissioning],
+            vec![good.clone(), declaration],
+        ];
+        let directory = tempfile::tempdir().expect("temp dir");
+        let store = LedgerStore::open(
+            &directory.path().join("ledger"),
+            &genesis,
+            LedgerDbOptions::new(false),
+        )
+        .expect("open");
+        let mut head = store.check_head().expect("head");
+        let mut applied = Vec::new();
+        for (n, txs) in blocks.into_iter().enumerate() {
+            let index = head.applied_index + 1;
+            let payload = proposal(base + n as u64, txs);
+            applied.extend(
+                store
+                    .apply_entry(&mut head, index, &[payload.as_slice()])
+                    .expect("apply"),
+            );
+        }
+        let outcomes: Vec<Vec<Outcome>> = applied
+            .iter()
+            .map(|block| block.receipts.iter().map(|r| r.outcome).collect())
+            .collect();
+        assert_eq!(outcomes[0], [Outcome::BadSignature]);
+        assert_eq!(outcomes[1], [Outcome::Applied, Outcome::Applied]);
+        assert_eq!(outcomes[2][1], Outcome::Applied, "{outcomes:?}");
+        assert!(!outcomes[2][0].is_accepted(), "a replay: {outcomes:?}");
+        let location = store
+            .tx_location(&good.tx_id())
+            .expect("read")
+            .expect("indexed");
+        assert_eq!((location.height, location.index), (2, 0));
+        assert!(
+            store
+                .tx_result(&good.tx_id())
+                .expect("read")
+                .expect("found")
+                .receipt
+                .is_accepted()
+        );
+        let hash_id = applied[1].receipts[1].event_hash.expect("an event hash");
+        assert_eq!(
+            applied[2].receipts[1].event_hash,
+            Some(hash_id),
+            "same CBV hash"
+        );
+        let stored = store
+            .event_by_hash(&pedigree_epcis::hash::sha256_hash_id(&hash_id))
+            .expect("read")
+            .expect("indexed");
+        assert_eq!(stored.seq, 1, "the first event under the hash");
+        assert!(stored.event.error_declaration.is_none());
+        assert_eq!(store.events_after(0, 10).expect("read").len(), 2);
+    }
+
     /// Copies a database folder as a crash would leave it (files only; the memtables lost).
     fn crash_image(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("image folder");
