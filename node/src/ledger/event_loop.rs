@@ -765,8 +765,10 @@ impl EventLoop {
                 learner: entry.learner,
             })
             .collect();
-        // A write of its own, after the block's: a crash in between loses nothing, because
-        // the nodes it adds are still in the state the restart reads again.
+        // A write of its own (logged and fsynced), after the block's (unlogged). A crash can
+        // keep the registry and lose the block, whose entry the Raft log still holds: the
+        // registry then names nodes a committed block registered before the restart re-applies
+        // it. It only ever grows, and the replayed block registers the same nodes again.
         if registry != known {
             self.store.record_known_peers(&registry)?;
         }
