@@ -44,6 +44,9 @@ use pedigree_devnet::manifest::{Manifest, NodeEntry};
 use pedigree_devnet::plan::{self, UNIT_GTIN};
 use pedigree_devnet::process::{self, is_alive, stop};
 
+mod support;
+use support::{bin_dir, poll, require_binaries, runtime, text, try_run};
+
 /// The binaries the test runs.
 const BINARIES: [&str; 2] = ["pedigree-devnet", "pedigree-node"];
 /// The longest `up` may take (keys, genesis, five nodes, a leader, the scenario).
@@ -71,66 +74,6 @@ const VERIFY_EVERY: usize = 10;
 /// that no longer starts at the beginning.
 const COMPACT_ENTRIES: u64 = 4;
 
-/// Where the binaries are: `$PEDIGREE_BIN_DIR`, else next to `pedigree-devnet`.
-fn bin_dir() -> PathBuf {
-    match std::env::var_os("PEDIGREE_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_BIN_EXE_pedigree-devnet"))
-            .parent()
-            .expect("a binary has a directory")
-            .to_path_buf(),
-    }
-}
-
-fn require_binaries(dir: &Path) {
-    let missing: Vec<&str> = BINARIES
-        .iter()
-        .copied()
-        .filter(|name| !dir.join(name).is_file())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{missing:?} not built in {}: run `cargo build -p pedigree-node -p pedigree-plant -p pedigree-client -p pedigree-devnet` \
-         with the same CARGO_TARGET_DIR (`make test` builds them), or set PEDIGREE_BIN_DIR",
-        dir.display()
-    );
-}
-
-/// Runs a program to completion; kills it and fails after `deadline`.
-fn try_run(program: &Path, args: &[&str], deadline: Duration) -> Result<Output, String> {
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(deadline) {
-        Ok(output) => output.map_err(|e| format!("collecting the output: {e}")),
-        Err(_) => {
-            stop(pid, Duration::ZERO);
-            Err(format!(
-                "{} {args:?} did not finish within {deadline:?}",
-                program.display()
-            ))
-        }
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Drops ANSI escape sequences (the nodes' logs are coloured).
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars();
@@ -308,34 +251,6 @@ fn wait_sync<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Resul
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// Polls `check` until it returns `Ok`, failing after `deadline` with `what` and the last
-/// value seen.
-async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let started = Instant::now();
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(last) => last,
-        };
-        assert!(
-            started.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}; last: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 fn client(node: &NodeEntry) -> Client {
@@ -650,7 +565,7 @@ fn notable_lines(path: &Path) -> Vec<String> {
 fn killed_nodes_lose_nothing_and_converge() {
     let started = Instant::now();
     let bins = bin_dir();
-    require_binaries(&bins);
+    require_binaries(&bins, &BINARIES);
     let temp = tempfile::tempdir().unwrap();
     let mut devnet = Devnet {
         bin: bins.clone(),

@@ -20,7 +20,7 @@
 //! pid of `devnet.json` still alive) when the test fails anywhere.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use pedigree_client::{Client, TxStatus};
@@ -29,6 +29,9 @@ use pedigree_devnet::plan::CASE_GTIN;
 use pedigree_devnet::process::{is_alive, stop};
 use pedigree_devnet::scenario::ScenarioReport;
 use serde_json::Value;
+
+mod support;
+use support::{bin_dir, poll, require_binaries, runtime, text, try_run};
 
 /// The binaries the devnet runs, besides `pedigree-devnet`.
 const SIBLINGS: [&str; 3] = ["pedigree-node", "pedigree-plant", "pedigree"];
@@ -42,68 +45,8 @@ const WAIT: Duration = Duration::from_secs(60);
 /// 21 s after it starts); this bounds the wait for the first shipment.
 const PLANT_WAIT: Duration = Duration::from_secs(120);
 
-/// Where the binaries are: `$PEDIGREE_BIN_DIR`, else next to `pedigree-devnet`.
-fn bin_dir() -> PathBuf {
-    match std::env::var_os("PEDIGREE_BIN_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_BIN_EXE_pedigree-devnet"))
-            .parent()
-            .expect("a binary has a directory")
-            .to_path_buf(),
-    }
-}
-
-fn require_binaries(dir: &Path) {
-    let missing: Vec<&str> = ["pedigree-devnet"]
-        .iter()
-        .chain(SIBLINGS.iter())
-        .copied()
-        .filter(|name| !dir.join(name).is_file())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{missing:?} not built in {}: run `cargo build -p pedigree-node -p pedigree-plant -p pedigree-client -p pedigree-devnet` \
-         with the same CARGO_TARGET_DIR (`make test` builds them), or set PEDIGREE_BIN_DIR",
-        dir.display()
-    );
-}
-
-/// Runs a program to completion; kills it and fails after `deadline`.
-fn try_run(program: &Path, args: &[&str], deadline: Duration) -> Result<Output, String> {
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(deadline) {
-        Ok(output) => output.map_err(|e| format!("collecting the output: {e}")),
-        Err(_) => {
-            stop(pid, Duration::ZERO);
-            Err(format!(
-                "{} {args:?} did not finish within {deadline:?}",
-                program.display()
-            ))
-        }
-    }
-}
-
 fn run(program: &Path, args: &[&str], deadline: Duration) -> Output {
     try_run(program, args, deadline).unwrap_or_else(|error| panic!("{error}"))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The devnet of one test; dropping it (on a failure) stops every process it started.
@@ -212,34 +155,6 @@ fn find_command<'c>(commands: &'c [Vec<String>], verb: &str, needle: &str) -> &'
         .unwrap_or_else(|| panic!("no printed `{verb}` command with {needle:?}: {commands:?}"))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Polls `check` until it returns `Some`, failing after `deadline` with `what` and the
-/// last value seen.
-async fn poll<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let started = Instant::now();
-    loop {
-        let last = match check().await {
-            Ok(value) => return value,
-            Err(last) => last,
-        };
-        assert!(
-            started.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}; last: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 fn client(manifest: &Manifest, org: &str) -> Client {
     let node = manifest.node(org).expect("org in devnet.json");
     Client::new(&node.api_url, Some(&node.token)).expect("client")
@@ -268,7 +183,8 @@ fn plant_lot(dir: &Path) -> String {
 fn devnet_up_commands_plant_and_down() {
     let started = Instant::now();
     let bins = bin_dir();
-    require_binaries(&bins);
+    let names: Vec<&str> = std::iter::once("pedigree-devnet").chain(SIBLINGS).collect();
+    require_binaries(&bins, &names);
     let temp = tempfile::tempdir().unwrap();
     let mut devnet = Devnet {
         bin: bins.clone(),
