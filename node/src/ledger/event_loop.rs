@@ -211,8 +211,10 @@ struct EventLoop {
     /// The durable applied index the log was last compacted to (see
     /// [`EventLoop::compact_durable`]).
     compacted_to: u64,
-    /// A flush of the ledger asked for by [`EventLoop::compact_durable`] is running.
-    persisting: Arc<std::sync::atomic::AtomicBool>,
+    /// The flush of the ledger [`EventLoop::compact_durable`] asked for last. It holds the
+    /// store, so the loop waits for it before it reports that it stopped (a node restarted in
+    /// the same process must find the database closed).
+    persisting: Option<JoinHandle<()>>,
     /// Raft asked for a fresh snapshot (a follower needs one); taken at the next point where
     /// the ledger has applied everything the replica has handed out.
     snapshot_wanted: bool,
@@ -337,7 +339,7 @@ pub fn start(
         proposal_id_next: 1,
         applied_since_compact: 0,
         compacted_to: 0,
-        persisting: Arc::default(),
+        persisting: None,
         snapshot_wanted: false,
         applier: Some(applier),
         leader_seen: None,
@@ -428,6 +430,9 @@ impl EventLoop {
         // that it stopped (the node then closes the store).
         if let Some(applier) = self.applier.take() {
             let _ = tokio::task::spawn_blocking(move || applier.finish()).await;
+        }
+        if let Some(flush) = self.persisting.take() {
+            let _ = flush.await;
         }
         while let Ok(done) = applied.try_recv() {
             if let Done::Failed(error) = done {
@@ -578,20 +583,18 @@ impl EventLoop {
             return self.step(Input::CompactDeferred { index_max: durable });
         }
         let lag = self.head.applied_index.saturating_sub(durable);
-        if lag >= 2 * self.tuning.compact_entries
-            && !self
-                .persisting
-                .swap(true, std::sync::atomic::Ordering::AcqRel)
-        {
+        let flushing = self
+            .persisting
+            .as_ref()
+            .is_some_and(|task| !task.is_finished());
+        if lag >= 2 * self.tuning.compact_entries && !flushing {
             tracing::debug!(raft_id = self.raft_id, durable, lag, "flushing the ledger");
             let store = Arc::clone(&self.store);
-            let persisting = Arc::clone(&self.persisting);
-            tokio::task::spawn_blocking(move || {
+            self.persisting = Some(tokio::task::spawn_blocking(move || {
                 if let Err(error) = store.persist() {
                     tracing::error!(%error, "flushing the ledger failed");
                 }
-                persisting.store(false, std::sync::atomic::Ordering::Release);
-            });
+            }));
         }
         Ok(())
     }
