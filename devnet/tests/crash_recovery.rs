@@ -45,7 +45,9 @@ use pedigree_devnet::plan::{self, UNIT_GTIN};
 use pedigree_devnet::process::{self, is_alive, stop};
 
 mod support;
-use support::{bin_dir, poll, require_binaries, runtime, text, try_run};
+use support::{
+    assert_five_nodes_running, bin_dir, devnet_command, poll, require_binaries, runtime, text,
+};
 
 /// The binaries the test runs.
 const BINARIES: [&str; 2] = ["pedigree-devnet", "pedigree-node"];
@@ -110,13 +112,7 @@ struct Devnet {
 
 impl Devnet {
     fn try_command(&self, args: &[&str], deadline: Duration) -> Result<Output, String> {
-        let dir = self
-            .dir
-            .to_str()
-            .ok_or("the temporary directory is not UTF-8")?;
-        let mut all = vec!["--dir", dir];
-        all.extend_from_slice(args);
-        try_run(&self.bin.join("pedigree-devnet"), &all, deadline)
+        devnet_command(&self.bin, &self.dir, args, deadline)
     }
 
     fn command(&self, args: &[&str], deadline: Duration) -> Output {
@@ -588,25 +584,7 @@ fn killed_nodes_lose_nothing_and_converge() {
     );
     assert!(up.status.success(), "up failed:\n{}", text(&up));
     let manifest = devnet.manifest();
-    let orgs: Vec<(&str, &str)> = manifest
-        .nodes
-        .iter()
-        .map(|n| (n.org.as_str(), n.raft_role.as_str()))
-        .collect();
-    assert_eq!(
-        orgs,
-        [
-            ("mfg", "voter"),
-            ("cmo", "voter"),
-            ("dist", "voter"),
-            ("pharm", "voter"),
-            ("reg", "learner")
-        ]
-    );
-    for node in &manifest.nodes {
-        assert!(node.api_url.starts_with("http://127.0.0.1:"), "{node:?}");
-        assert!(is_alive(node.pid), "{} is not running", node.org);
-    }
+    assert_five_nodes_running(&manifest);
     assert!(manifest.processes.is_empty(), "{:?}", manifest.processes);
     let original_pids = manifest.pids();
     eprintln!("up: {:?}", started.elapsed());

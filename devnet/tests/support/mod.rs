@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pedigree_devnet::process::stop;
+use pedigree_devnet::manifest::Manifest;
+use pedigree_devnet::process::{is_alive, stop};
 
 /// Where the binaries are: `$PEDIGREE_BIN_DIR`, else next to `pedigree-devnet`.
 pub(crate) fn bin_dir() -> PathBuf {
@@ -61,6 +62,19 @@ pub(crate) fn try_run(program: &Path, args: &[&str], deadline: Duration) -> Resu
     }
 }
 
+/// Runs `pedigree-devnet --dir <dir> <args>` from `bin` (see [`try_run`]).
+pub(crate) fn devnet_command(
+    bin: &Path,
+    dir: &Path,
+    args: &[&str],
+    deadline: Duration,
+) -> Result<Output, String> {
+    let dir = dir.to_str().ok_or("the temporary directory is not UTF-8")?;
+    let mut all = vec!["--dir", dir];
+    all.extend_from_slice(args);
+    try_run(&bin.join("pedigree-devnet"), &all, deadline)
+}
+
 /// A program's standard output and error, as text.
 pub(crate) fn text(output: &Output) -> String {
     format!(
@@ -96,5 +110,34 @@ where
             "timed out after {deadline:?} waiting for {what}; last: {last}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `devnet.json` lists the five organisations' nodes, four voters and the regulator's learner,
+/// each with its API on 127.0.0.1 and its process running.
+pub(crate) fn assert_five_nodes_running(manifest: &Manifest) {
+    let orgs: Vec<(&str, &str)> = manifest
+        .nodes
+        .iter()
+        .map(|n| (n.org.as_str(), n.raft_role.as_str()))
+        .collect();
+    assert_eq!(
+        orgs,
+        [
+            ("mfg", "voter"),
+            ("cmo", "voter"),
+            ("dist", "voter"),
+            ("pharm", "voter"),
+            ("reg", "learner")
+        ]
+    );
+    for node in &manifest.nodes {
+        assert!(node.api_url.starts_with("http://127.0.0.1:"), "{node:?}");
+        assert!(
+            is_alive(node.pid),
+            "{} (pid {}) is not running",
+            node.org,
+            node.pid
+        );
     }
 }

@@ -1285,6 +1285,12 @@ mod tests {
     /// Entries applied in one group write the same ledger, byte for byte, as the same entries
     /// applied one at a time: blocks, receipts (a replay across entries is rejected in both),
     /// indexes, state and head.
+    /// A ledger in `directory/name`, unsynced (tests only).
+    fn temp_store(directory: &Path, name: &str, genesis: &Genesis) -> Arc<LedgerStore> {
+        LedgerStore::open(&directory.join(name), genesis, LedgerDbOptions::new(false))
+            .expect("open")
+    }
+
     /// An EPCIS event signed by `mfg` (key seed 1), from one event's JSON.
     fn mfg_event(genesis: &Genesis, event_json: &str, nonce: u64) -> SignedTx {
         let text = format!(
@@ -1336,12 +1342,7 @@ mod tests {
             vec![good.clone(), declaration],
         ];
         let directory = tempfile::tempdir().expect("temp dir");
-        let store = LedgerStore::open(
-            &directory.path().join("ledger"),
-            &genesis,
-            LedgerDbOptions::new(false),
-        )
-        .expect("open");
+        let store = temp_store(directory.path(), "ledger", &genesis);
         let mut head = store.check_head().expect("head");
         let mut applied = Vec::new();
         for (n, txs) in blocks.into_iter().enumerate() {
@@ -1493,18 +1494,8 @@ mod tests {
             ),
         ];
         let directory = tempfile::tempdir().expect("temp dir");
-        let one = LedgerStore::open(
-            &directory.path().join("one"),
-            &genesis,
-            LedgerDbOptions::new(false),
-        )
-        .expect("open");
-        let group = LedgerStore::open(
-            &directory.path().join("group"),
-            &genesis,
-            LedgerDbOptions::new(false),
-        )
-        .expect("open");
+        let one = temp_store(directory.path(), "one", &genesis);
+        let group = temp_store(directory.path(), "group", &genesis);
         let mut one_head = one.check_head().expect("head");
         let mut group_head = group.check_head().expect("head");
         let mut one_blocks = Vec::new();
