@@ -76,7 +76,7 @@ pub async fn get_block(
     })?;
     let block = state
         .ledger
-        .block(height)
+        .block(height)?
         .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
     Ok(Json(block_json(&block)))
 }
@@ -89,7 +89,7 @@ pub async fn get_latest_block(
     let height = state.ledger.latest_height();
     let block = state
         .ledger
-        .block(height)
+        .block(height)?
         .ok_or_else(|| ApiError::not_found("no block has been committed yet"))?;
     Ok(Json(block_json(&block)))
 }
@@ -103,7 +103,7 @@ pub async fn get_proof(
     let id = parse_digest("txId", &tx_id)?;
     let proof = state
         .ledger
-        .inclusion_proof(&id)
+        .inclusion_proof(&id)?
         .ok_or_else(|| ApiError::not_found(format!("no committed transaction {tx_id}")))?;
     let verified = merkle::verify_proof(&proof.tx_id, &proof.siblings, &proof.root);
     let mut value = serde_json::to_value(&proof).unwrap_or(Value::Null);
@@ -123,7 +123,7 @@ pub async fn get_receipt(
     let id = parse_digest("txId", &tx_id)?;
     let committed = state
         .ledger
-        .receipt(&id)
+        .receipt(&id)?
         .ok_or_else(|| ApiError::not_found(format!("no committed transaction {tx_id}")))?;
     Ok(Json(committed_json(&committed)))
 }

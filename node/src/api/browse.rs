@@ -158,7 +158,7 @@ fn distinct(ledger: &dyn super::LedgerApi, kind: Kind) -> Result<BTreeSet<String
     let mut after = 0;
     let mut scanned = 0usize;
     loop {
-        let batch = ledger.events_after(after, 1_000);
+        let batch = ledger.events_after(after, 1_000)?;
         let Some(last) = batch.last() else { break };
         after = last.seq;
         scanned += batch.len();
@@ -231,7 +231,7 @@ async fn list(
         read_ledger(&state, move |ledger| {
             ledger.epcs_after(after.as_deref(), per_page + 1)
         })
-        .await?
+        .await??
     } else {
         let values = distinct_blocking(&state, kind).await?;
         match &after {
@@ -282,9 +282,11 @@ async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiErro
         EventType::from_name(&key).is_some()
     } else if kind == Kind::Epcs {
         read_ledger(&state, move |ledger| {
-            !ledger.events_by_epc(&key, 0, 1).is_empty()
+            ledger
+                .events_by_epc(&key, 0, 1)
+                .map(|events| !events.is_empty())
         })
-        .await?
+        .await??
     } else {
         distinct_blocking(&state, kind).await?.contains(&key)
     };

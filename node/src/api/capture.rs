@@ -560,13 +560,13 @@ pub async fn post_event(
         )
         .with("eventHashID", hash_id.clone())
     };
-    if state.ledger.event_by_hash(&hash_id).is_some() {
+    if state.ledger.event_by_hash(&hash_id)?.is_some() {
         return Err(exists(format!(
             "an event with hash ID {hash_id} already exists"
         )));
     }
     if let Some(id) = &event.event_id
-        && state.ledger.event_by_id(id).is_some()
+        && state.ledger.event_by_id(id)?.is_some()
     {
         return Err(exists(format!("an event with eventID {id} already exists")));
     }

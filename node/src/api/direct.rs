@@ -13,7 +13,7 @@ use super::epc;
 use super::merkle;
 use super::service::{
     BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, StoredEvent, SubmitError,
+    NodeRole, ReadError, StoredEvent, SubmitError,
 };
 use ed25519_dalek::SigningKey;
 use pedigree_chaincode::{
@@ -65,6 +65,8 @@ struct Inner {
     last_timestamp_ms: u64,
     submitted: u64,
     rejected_signatures: u64,
+    /// Set by [`DirectLedger::fail_reads`]: every read answers this storage error.
+    read_failure: Option<String>,
 }
 
 fn block_hash(
@@ -102,6 +104,24 @@ impl DirectLedger {
             clock,
             inner: Mutex::new(inner),
             commits: tokio::sync::watch::Sender::new(CommitMark::default()),
+        }
+    }
+
+    /// Makes every later read fail with `message` as a storage error would (`None` heals):
+    /// how the API's tests check that a failed read is never answered as "not found".
+    pub fn fail_reads(&self, message: Option<String>) {
+        self.lock().read_failure = message;
+    }
+
+    /// `read` on the locked state, or the injected failure.
+    fn read<T>(&self, what: &'static str, read: impl FnOnce(&Inner) -> T) -> Result<T, ReadError> {
+        let inner = self.lock();
+        match &inner.read_failure {
+            Some(message) => Err(ReadError {
+                what,
+                message: message.clone(),
+            }),
+            None => Ok(read(&inner)),
         }
     }
 
@@ -271,40 +291,44 @@ impl LedgerApi for DirectLedger {
         f(&inner.state);
     }
 
-    fn block(&self, height: u64) -> Option<BlockView> {
-        let index = usize::try_from(height.checked_sub(1)?).ok()?;
-        self.lock().blocks.get(index).cloned()
+    fn block(&self, height: u64) -> Result<Option<BlockView>, ReadError> {
+        self.read("block", |inner| {
+            let index = usize::try_from(height.checked_sub(1)?).ok()?;
+            inner.blocks.get(index).cloned()
+        })
     }
 
     fn latest_height(&self) -> u64 {
         self.lock().blocks.len() as u64
     }
 
-    fn inclusion_proof(&self, tx_id: &Digest32) -> Option<InclusionProof> {
-        let inner = self.lock();
-        let &(height, index) = inner.txs.get(tx_id)?;
-        let block = inner.blocks.get(usize::try_from(height - 1).ok()?)?;
-        let ids: Vec<Digest32> = block.txs.iter().map(|tx| tx.tx_id()).collect();
-        Some(InclusionProof {
-            tx_id: *tx_id,
-            leaf: merkle::leaf_hash(tx_id),
-            siblings: merkle::proof(&ids, index as usize)?,
-            root: block.tx_root,
-            height,
-            index,
-            block_hash: block.hash,
+    fn inclusion_proof(&self, tx_id: &Digest32) -> Result<Option<InclusionProof>, ReadError> {
+        self.read("proof", |inner| {
+            let &(height, index) = inner.txs.get(tx_id)?;
+            let block = inner.blocks.get(usize::try_from(height - 1).ok()?)?;
+            let ids: Vec<Digest32> = block.txs.iter().map(|tx| tx.tx_id()).collect();
+            Some(InclusionProof {
+                tx_id: *tx_id,
+                leaf: merkle::leaf_hash(tx_id),
+                siblings: merkle::proof(&ids, index as usize)?,
+                root: block.tx_root,
+                height,
+                index,
+                block_hash: block.hash,
+            })
         })
     }
 
-    fn receipt(&self, tx_id: &Digest32) -> Option<Committed> {
-        let inner = self.lock();
-        let &(height, index) = inner.txs.get(tx_id)?;
-        let block = inner.blocks.get(usize::try_from(height - 1).ok()?)?;
-        Some(Committed {
-            receipt: block.receipts.get(index as usize)?.clone(),
-            height,
-            index,
-            block_hash: block.hash,
+    fn receipt(&self, tx_id: &Digest32) -> Result<Option<Committed>, ReadError> {
+        self.read("receipt", |inner| {
+            let &(height, index) = inner.txs.get(tx_id)?;
+            let block = inner.blocks.get(usize::try_from(height - 1).ok()?)?;
+            Some(Committed {
+                receipt: block.receipts.get(index as usize)?.clone(),
+                height,
+                index,
+                block_hash: block.hash,
+            })
         })
     }
 
@@ -325,55 +349,65 @@ impl LedgerApi for DirectLedger {
         }
     }
 
-    fn events_after(&self, after: u64, limit: usize) -> Vec<StoredEvent> {
-        let inner = self.lock();
-        let start = usize::try_from(after)
-            .unwrap_or(usize::MAX)
-            .min(inner.events.len());
-        inner.events[start..].iter().take(limit).cloned().collect()
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, ReadError> {
+        self.read("events", |inner| {
+            let start = usize::try_from(after)
+                .unwrap_or(usize::MAX)
+                .min(inner.events.len());
+            inner.events[start..].iter().take(limit).cloned().collect()
+        })
     }
 
-    fn event_by_hash(&self, event_hash_id: &str) -> Option<StoredEvent> {
-        let inner = self.lock();
-        inner
-            .by_hash
-            .get(event_hash_id)
-            .map(|&i| inner.events[i].clone())
+    fn event_by_hash(&self, event_hash_id: &str) -> Result<Option<StoredEvent>, ReadError> {
+        self.read("event", |inner| {
+            inner
+                .by_hash
+                .get(event_hash_id)
+                .map(|&i| inner.events[i].clone())
+        })
     }
 
-    fn event_by_id(&self, event_id: &str) -> Option<StoredEvent> {
-        let inner = self.lock();
-        inner.by_id.get(event_id).map(|&i| inner.events[i].clone())
+    fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, ReadError> {
+        self.read("event", |inner| {
+            inner.by_id.get(event_id).map(|&i| inner.events[i].clone())
+        })
     }
 
-    fn events_by_epc(&self, epc_id: &str, after: u64, limit: usize) -> Vec<StoredEvent> {
-        let inner = self.lock();
-        inner
-            .by_epc
-            .get(&epc::normalize(epc_id))
-            .map(|list| {
-                list.iter()
-                    .map(|&i| &inner.events[i])
-                    .filter(|stored| stored.seq > after)
-                    .take(limit)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    fn events_by_epc(
+        &self,
+        epc_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError> {
+        self.read("events", |inner| {
+            inner
+                .by_epc
+                .get(&epc::normalize(epc_id))
+                .map(|list| {
+                    list.iter()
+                        .map(|&i| &inner.events[i])
+                        .filter(|stored| stored.seq > after)
+                        .take(limit)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
     }
 
-    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
-        let inner = self.lock();
-        let lower = match after {
-            Some(after) => std::ops::Bound::Excluded(epc::normalize(after)),
-            None => std::ops::Bound::Unbounded,
-        };
-        inner
-            .by_epc
-            .range::<String, _>((lower, std::ops::Bound::Unbounded))
-            .take(limit)
-            .map(|(epc, _)| epc.clone())
-            .collect()
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError> {
+        self.read("epcs", |inner| {
+            let lower = match after {
+                Some(after) => std::ops::Bound::Excluded(epc::normalize(after)),
+                None => std::ops::Bound::Unbounded,
+            };
+            inner
+                .by_epc
+                .range::<String, _>((lower, std::ops::Bound::Unbounded))
+                .take(limit)
+                .map(|(epc, _)| epc.clone())
+                .collect()
+        })
     }
 
     fn commit_mark(&self) -> CommitMark {

@@ -123,6 +123,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<super::service::ReadError> for ApiError {
+    fn from(error: super::service::ReadError) -> ApiError {
+        tracing::error!(%error, "answered 500");
+        ApiError::internal(error.to_string()).with("read", error.what)
+    }
+}
+
 impl From<super::service::SubmitError> for ApiError {
     fn from(error: super::service::SubmitError) -> ApiError {
         use super::service::SubmitError as E;

@@ -59,7 +59,7 @@ pub use direct::{Clock, DirectIdentity, DirectLedger};
 pub use error::ApiError;
 pub use service::{
     BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+    NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent, SubmitError,
 };
 
 use crate::config::TokenGrant;

@@ -549,6 +549,19 @@ async fn stream_socket(
         else {
             return;
         };
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(error) => {
+                // Nothing is skipped: the client reconnects from what it last received.
+                tracing::error!(%error, query = %name, "WebSocket subscription closed");
+                let frame = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::ERROR,
+                    reason: "ledger read failed".into(),
+                };
+                let _ = socket.send(Message::Close(Some(frame))).await;
+                return;
+            }
+        };
         cursor = pending.cursor;
         if !pending.events.is_empty() {
             let events = pending
@@ -870,13 +883,13 @@ fn collect_pending(
     query: &EventQuery,
     after: u64,
     since_ms: Option<i64>,
-) -> Pending {
+) -> Result<Pending, super::ReadError> {
     let mut cursor = after;
     let mut events = Vec::new();
     loop {
-        let batch = ledger.events_after(cursor, 1_000);
+        let batch = ledger.events_after(cursor, 1_000)?;
         if batch.is_empty() {
-            return Pending { events, cursor };
+            return Ok(Pending { events, cursor });
         }
         for stored in batch {
             if since_ms.is_none_or(|t| stored.record_time_ms as i64 >= t) && query.matches(&stored)
@@ -885,11 +898,14 @@ fn collect_pending(
             }
             cursor = stored.seq;
             if events.len() == DELIVERY_EVENTS_MAX {
-                return Pending { events, cursor };
+                return Ok(Pending { events, cursor });
             }
         }
     }
 }
+
+/// How long a subscription's delivery waits after a failed ledger read before reading again.
+const READ_RETRY: Duration = Duration::from_secs(5);
 
 async fn deliver_loop(state: Shared, id: String, mut cancelled: watch::Receiver<bool>) {
     loop {
@@ -923,6 +939,17 @@ async fn deliver_loop(state: Shared, id: String, mut cancelled: watch::Receiver<
                 .await
         else {
             return;
+        };
+        let pending = match pending {
+            Ok(pending) => pending,
+            Err(error) => {
+                // The cursor stays where it was: the same events are read again.
+                tracing::error!(%error, subscription = %id, "delivery paused; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(READ_RETRY) => continue,
+                    _ = cancelled.changed() => return,
+                }
+            }
         };
         if pending.events.is_empty() {
             if pending.cursor != sub.after_seq {

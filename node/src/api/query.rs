@@ -55,7 +55,7 @@ use super::binding::Presentation;
 use super::epc;
 use super::error::ApiError;
 use super::util::{self, Format, epcis_time_ms, negotiate, parse_query};
-use super::{PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, Shared, StoredEvent};
+use super::{PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, ReadError, Shared, StoredEvent};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -1273,7 +1273,7 @@ impl<'a> Candidates<'a> {
 
     /// Candidates with `seq > after`, ascending and without gaps: every candidate up to the
     /// last one returned is returned. Empty once there are no more.
-    pub(super) fn after(&self, after: u64) -> Vec<StoredEvent> {
+    pub(super) fn after(&self, after: u64) -> Result<Vec<StoredEvent>, ReadError> {
         let Some(epcs) = self.epcs else {
             return self.ledger.events_after(after, self.batch);
         };
@@ -1286,7 +1286,7 @@ impl<'a> Candidates<'a> {
         // every full answer covers, and read the rest from there next time.
         let mut merged = Vec::new();
         for epc in epcs {
-            let events = self.ledger.events_by_epc(epc, after, self.batch);
+            let events = self.ledger.events_by_epc(epc, after, self.batch)?;
             if events.len() >= self.batch
                 && let Some(last) = events.last()
             {
@@ -1297,7 +1297,7 @@ impl<'a> Candidates<'a> {
         merged.retain(|stored| stored.seq <= covered);
         merged.sort_by_key(|stored| stored.seq);
         merged.dedup_by_key(|stored| stored.seq);
-        merged
+        Ok(merged)
     }
 }
 
@@ -1318,7 +1318,7 @@ pub fn run_query(
         };
         let mut page = Vec::new();
         loop {
-            let batch = candidates.after(after);
+            let batch = candidates.after(after)?;
             let Some(last) = batch.last() else {
                 return Ok((page, None));
             };
@@ -1343,7 +1343,7 @@ pub fn run_query(
     let mut scanned = 0usize;
     let mut last_seq = 0;
     'scan: loop {
-        let batch = candidates.after(after);
+        let batch = candidates.after(after)?;
         let Some(last) = batch.last() else { break };
         after = last.seq;
         for stored in batch {
@@ -1523,7 +1523,9 @@ pub async fn get_event(
     let stored = state
         .ledger
         .event_by_hash(&id)
-        .or_else(|| state.ledger.event_by_id(&id))
+        .transpose()
+        .or_else(|| state.ledger.event_by_id(&id).transpose())
+        .transpose()?
         .ok_or_else(|| ApiError::not_found(format!("no event with eventID or hash ID `{id}`")))?;
     let mut response = query_document(
         vec![presented(&stored, &presentation)],

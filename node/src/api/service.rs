@@ -223,8 +223,23 @@ pub struct StoredEvent {
     pub tx_id: Digest32,
 }
 
+/// A ledger read that failed in storage, as opposed to one that found nothing. The API
+/// answers it with a 500 naming the read, never with a "not found" or an empty page that
+/// would be false.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("ledger read failed ({what}): {message}")]
+pub struct ReadError {
+    /// Which read: `block`, `receipt`, `events`, ...
+    pub what: &'static str,
+    /// The storage error.
+    pub message: String,
+}
+
 /// What the HTTP API needs from the ledger. Implemented by the ledger's `LedgerHandle`
 /// and by [`super::direct::DirectLedger`].
+///
+/// The read methods return [`ReadError`] when storage fails; `Ok(None)` / `Ok(vec![])` mean
+/// the ledger holds nothing of the kind.
 pub trait LedgerApi: Send + Sync + 'static {
     /// Static facts about this node.
     fn info(&self) -> NodeInfo;
@@ -244,38 +259,43 @@ pub trait LedgerApi: Send + Sync + 'static {
     fn with_state(&self, f: &mut dyn FnMut(&dyn StateView));
 
     /// The block at `height` (`None` if not yet committed or pruned).
-    fn block(&self, height: u64) -> Option<BlockView>;
+    fn block(&self, height: u64) -> Result<Option<BlockView>, ReadError>;
 
     /// Height of the latest applied block (0 if none).
     fn latest_height(&self) -> u64;
 
     /// Inclusion proof of a committed transaction.
-    fn inclusion_proof(&self, tx_id: &Digest32) -> Option<InclusionProof>;
+    fn inclusion_proof(&self, tx_id: &Digest32) -> Result<Option<InclusionProof>, ReadError>;
 
     /// Receipt and position of a committed transaction.
-    fn receipt(&self, tx_id: &Digest32) -> Option<Committed>;
+    fn receipt(&self, tx_id: &Digest32) -> Result<Option<Committed>, ReadError>;
 
     /// Live consensus status.
     fn status(&self) -> LedgerStatus;
 
     /// Up to `limit` stored events with `seq > after`, ascending.
-    fn events_after(&self, after: u64, limit: usize) -> Vec<StoredEvent>;
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, ReadError>;
 
     /// The stored event with this hash id (`ni:///sha-256;…`), exact string match.
-    fn event_by_hash(&self, event_hash_id: &str) -> Option<StoredEvent>;
+    fn event_by_hash(&self, event_hash_id: &str) -> Result<Option<StoredEvent>, ReadError>;
 
     /// The stored event whose EPCIS `eventID` is exactly this (first stored wins).
-    fn event_by_id(&self, event_id: &str) -> Option<StoredEvent>;
+    fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, ReadError>;
 
     /// Up to `limit` stored events with `seq > after` that mention `epc` (normalised with
     /// [`super::epc::normalize`]) in an EPC field: the EPC list, child EPCs, parent ID, input
     /// or output EPCs (not EPC classes). Ascending by `seq`. This is the EPC index the API's
     /// EPC queries read instead of scanning every event.
-    fn events_by_epc(&self, epc: &str, after: u64, limit: usize) -> Vec<StoredEvent>;
+    fn events_by_epc(
+        &self,
+        epc: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError>;
 
     /// Up to `limit` distinct EPCs of that index that sort after `after` (normalised; from
     /// the first without it), ascending.
-    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String>;
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError>;
 
     /// Prometheus text exposition lines from the ledger and network (may be empty).
     fn metrics_text(&self) -> String;

@@ -449,7 +449,8 @@ async fn api_query_filters_and_pagination() {
     // By event ID / hash ID.
     let all = event_list(&h.get("/events").await);
     assert_eq!(all.len(), 2);
-    let hash_id = pedigree_epcis::hash::event_hash_id(&h.ledger.events_after(0, 1)[0].event);
+    let hash_id =
+        pedigree_epcis::hash::event_hash_id(&h.ledger.events_after(0, 1).unwrap()[0].event);
     let reply = h
         .get(&format!("/events/{}", util::encode_component(&hash_id)))
         .await;
@@ -732,6 +733,66 @@ async fn api_blocks_receipts_and_proofs_verify() {
     let reply = h.get("/receipts/xyz").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.json()["detail"].as_str().unwrap().contains("txId"));
+}
+
+#[tokio::test]
+async fn a_failed_ledger_read_is_a_500_naming_it_never_not_found() {
+    let h = harness();
+    let job = h
+        .capture(
+            "application/json",
+            &doc(&commission(&["F1"], "L1", "2026-01-02T09:30:00Z")),
+        )
+        .await;
+    assert_eq!(job["success"], true, "{job}");
+    let block = h.get("/blocks/1").await.json();
+    let tx = block["txs"][0]["txId"].as_str().unwrap().to_string();
+    let hash_id = util::encode_component(&h.ledger.events_after(0, 1).unwrap()[0].event_hash_id);
+    let epc = util::encode_component("urn:epc:id:sgtin:0614141.007346.F1");
+    let reads = [
+        ("/blocks/1".to_string(), "block"),
+        ("/blocks/latest".to_string(), "block"),
+        (format!("/receipts/{tx}"), "receipt"),
+        (format!("/proof/{tx}"), "proof"),
+        (format!("/events/{hash_id}"), "event"),
+        ("/events".to_string(), "events"),
+        (format!("/events?MATCH_epc={epc}"), "events"),
+        ("/epcs".to_string(), "epcs"),
+        (format!("/epcs/{epc}"), "events"),
+        ("/bizSteps".to_string(), "events"),
+    ];
+    for (uri, _) in &reads {
+        assert_eq!(h.get(uri).await.status, StatusCode::OK, "{uri} before");
+    }
+
+    h.ledger.fail_reads(Some("IO error: injected".into()));
+    for (uri, what) in &reads {
+        let reply = h.get(uri).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{uri}: {}",
+            reply.text
+        );
+        let body = reply.json();
+        assert_eq!(body["read"], *what, "{uri}: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("IO error: injected"), "{uri}: {detail}");
+    }
+    // A capture must not take a failed duplicate check for "new".
+    let event = commission(&["F2"], "L1", "2026-01-02T09:31:00Z");
+    let reply = h.post_json("/events", "application/json", &event).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        reply.text
+    );
+
+    h.ledger.fail_reads(None);
+    for (uri, _) in &reads {
+        assert_eq!(h.get(uri).await.status, StatusCode::OK, "{uri} after");
+    }
 }
 
 #[tokio::test]
@@ -1235,7 +1296,7 @@ async fn api_epc_format_and_cbv_xml_format_are_honoured() {
         "urn:epc:id:pgln:0888881.00000"
     );
     // The single-event resource honours it too.
-    let id = util::encode_component(&h.ledger.events_after(0, 1)[0].event_hash_id);
+    let id = util::encode_component(&h.ledger.events_after(0, 1).unwrap()[0].event_hash_id);
     let e = first_event(
         &call_with(
             &h,
@@ -2484,7 +2545,7 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
         .capture("application/ld+json", &doc(&events.join(", ")))
         .await;
     assert_eq!(job["success"], true, "{job}");
-    let all = h.ledger.events_after(0, 1_000);
+    let all = h.ledger.events_after(0, 1_000).unwrap();
     assert_eq!(all.len(), 13);
     let epc = |s: &str| format!("urn:epc:id:sgtin:0614141.007346.{s}");
     for wanted in [
@@ -2518,7 +2579,7 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
                 let mut read = Vec::new();
                 let mut after = 0;
                 loop {
-                    let next = candidates.after(after);
+                    let next = candidates.after(after).unwrap();
                     let Some(last) = next.last() else { break };
                     assert!(next.len() <= batch * wanted.len());
                     after = last.seq;

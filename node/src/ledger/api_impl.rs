@@ -1,7 +1,7 @@
 //! [`LedgerApi`] for [`LedgerHandle`]: converts the ledger's types to the API's.
 //!
-//! Storage read failures surface as "not found"/empty results here (the trait has no error
-//! channel for reads) and are logged; a write failure stops the event loop, which `status`
+//! Storage read failures surface as [`ReadError`]s naming the read (the API answers them
+//! with a 500, never as "not found"); a write failure stops the event loop, which `status`
 //! and `submit` then report.
 
 use pedigree_chaincode::codec::Digest32;
@@ -13,7 +13,7 @@ use super::handle::{LedgerHandle, SubmitError as LedgerSubmitError};
 use super::store::{StoredEventRecord, TxResult};
 use crate::api::service::{
     BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, PeerStatus, ProofStep, Side, StoredEvent, SubmitError,
+    NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent, SubmitError,
 };
 
 fn committed(result: TxResult) -> Committed {
@@ -45,10 +45,10 @@ fn submit_error(error: LedgerSubmitError) -> SubmitError {
     }
 }
 
-fn logged<T: Default>(what: &str, result: Result<T, super::LedgerError>) -> T {
-    result.unwrap_or_else(|error| {
-        tracing::error!(%error, "ledger read failed: {what}");
-        T::default()
+fn read<T>(what: &'static str, result: Result<T, super::LedgerError>) -> Result<T, ReadError> {
+    result.map_err(|error| ReadError {
+        what,
+        message: error.to_string(),
     })
 }
 
@@ -113,9 +113,11 @@ impl LedgerApi for LedgerHandle {
         LedgerHandle::with_state(self, |state| f(state));
     }
 
-    fn block(&self, height: u64) -> Option<BlockView> {
-        let (block, receipts) = logged("block", LedgerHandle::block(self, height))?;
-        Some(BlockView {
+    fn block(&self, height: u64) -> Result<Option<BlockView>, ReadError> {
+        let Some((block, receipts)) = read("block", LedgerHandle::block(self, height))? else {
+            return Ok(None);
+        };
+        Ok(Some(BlockView {
             height: block.header.height,
             hash: block.hash(),
             parent_hash: block.header.previous_hash,
@@ -124,16 +126,19 @@ impl LedgerApi for LedgerHandle {
             state_hash: block.header.state_hash,
             txs: block.txs,
             receipts,
-        })
+        }))
     }
 
     fn latest_height(&self) -> u64 {
         self.status().head.height
     }
 
-    fn inclusion_proof(&self, tx_id: &Digest32) -> Option<InclusionProof> {
-        let (proof, header) = logged("proof", LedgerHandle::inclusion_proof(self, tx_id))?;
-        Some(InclusionProof {
+    fn inclusion_proof(&self, tx_id: &Digest32) -> Result<Option<InclusionProof>, ReadError> {
+        let Some((proof, header)) = read("proof", LedgerHandle::inclusion_proof(self, tx_id))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(InclusionProof {
             tx_id: *tx_id,
             leaf: super::block::leaf_hash(tx_id),
             siblings: proof
@@ -151,11 +156,11 @@ impl LedgerApi for LedgerHandle {
             height: header.height,
             index: proof.index,
             block_hash: header.hash(),
-        })
+        }))
     }
 
-    fn receipt(&self, tx_id: &Digest32) -> Option<Committed> {
-        logged("receipt", LedgerHandle::receipt(self, tx_id)).map(committed)
+    fn receipt(&self, tx_id: &Digest32) -> Result<Option<Committed>, ReadError> {
+        Ok(read("receipt", LedgerHandle::receipt(self, tx_id))?.map(committed))
     }
 
     fn status(&self) -> LedgerStatus {
@@ -191,38 +196,37 @@ impl LedgerApi for LedgerHandle {
         }
     }
 
-    fn events_after(&self, after: u64, limit: usize) -> Vec<StoredEvent> {
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, ReadError> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        logged("events", LedgerHandle::events_after(self, after, limit))
-            .into_iter()
-            .map(stored_event)
-            .collect()
+        let records = read("events", LedgerHandle::events_after(self, after, limit))?;
+        Ok(records.into_iter().map(stored_event).collect())
     }
 
-    fn event_by_hash(&self, event_hash_id: &str) -> Option<StoredEvent> {
-        logged("event", LedgerHandle::event_by_hash(self, event_hash_id)).map(stored_event)
+    fn event_by_hash(&self, event_hash_id: &str) -> Result<Option<StoredEvent>, ReadError> {
+        Ok(read("event", LedgerHandle::event_by_hash(self, event_hash_id))?.map(stored_event))
     }
 
-    fn event_by_id(&self, event_id: &str) -> Option<StoredEvent> {
-        logged("event", LedgerHandle::event_by_id(self, event_id)).map(stored_event)
+    fn event_by_id(&self, event_id: &str) -> Result<Option<StoredEvent>, ReadError> {
+        Ok(read("event", LedgerHandle::event_by_id(self, event_id))?.map(stored_event))
     }
 
-    fn events_by_epc(&self, epc: &str, after: u64, limit: usize) -> Vec<StoredEvent> {
+    fn events_by_epc(
+        &self,
+        epc: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        logged(
+        let records = read(
             "events",
             LedgerHandle::events_by_epc(self, epc, after, limit),
-        )
-        .into_iter()
-        .map(stored_event)
-        .collect()
+        )?;
+        Ok(records.into_iter().map(stored_event).collect())
     }
 
-    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Vec<String> {
+    fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        logged("epcs", LedgerHandle::epcs_after(self, after, limit))
-            .into_iter()
-            .collect()
+        read("epcs", LedgerHandle::epcs_after(self, after, limit))
     }
 
     fn commit_mark(&self) -> CommitMark {
