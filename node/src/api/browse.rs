@@ -4,7 +4,8 @@
 //! that value, taking every `GET /events` parameter as well).
 //!
 //! The top-level lists are the distinct values found in the stored events (event types:
-//! the five standard types), sorted, paged with `perPage` (default 30, at most
+//! the five standard types), read from the ledger's EPC and field indexes (one seek per
+//! value, whatever the ledger's size), sorted, paged with `perPage` (default 30, at most
 //! [`super::PER_PAGE_MAX`]) and `nextPageToken` (the last value of the page, opaque);
 //! `Link: <…>; rel="next"` announces the next page. EPCs and locations are listed
 //! normalised (canonical Digital Link, or EPC URNs under `GS1-EPC-Format:
@@ -17,14 +18,13 @@ use super::epc;
 use super::error::ApiError;
 use super::query::{self, EventQuery};
 use super::util::{self, parse_query};
-use super::{PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, Routes, Shared};
+use super::{EventField, PER_PAGE_DEFAULT, PER_PAGE_MAX, Routes, Shared};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pedigree_epcis::model::{EpcisEvent, EventType};
+use pedigree_epcis::model::EventType;
 use serde_json::json;
-use std::collections::BTreeSet;
 
 const CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
 const STANDARD_TYPES: [&str; 5] = [
@@ -100,80 +100,30 @@ impl Kind {
         }
     }
 
-    /// Normalised values of this kind in `event`.
-    fn values(self, event: &EpcisEvent) -> Vec<String> {
+    /// The index behind this kind's list (`None` for event types, which are the five
+    /// standard ones, and for EPCs, which have an index of their own).
+    fn field(self) -> Option<EventField> {
         match self {
-            Kind::EventTypes => vec![event.event_type.as_str().to_string()],
-            Kind::Epcs => epc::event_ids(event)
-                .into_iter()
-                .filter(|(field, _)| *field != "epcClass")
-                .map(|(_, id)| epc::normalize(id))
-                .collect(),
-            Kind::BizSteps => event
-                .biz_step
-                .iter()
-                .map(|s| s.bare_word().unwrap_or(s.as_str().trim()).to_string())
-                .collect(),
-            Kind::Dispositions => event
-                .disposition
-                .iter()
-                .map(|d| d.bare_word().unwrap_or(d.as_str().trim()).to_string())
-                .collect(),
-            Kind::BizLocations => event
-                .biz_location
-                .iter()
-                .map(|l| epc::normalize(&l.id))
-                .collect(),
-            Kind::ReadPoints => event
-                .read_point
-                .iter()
-                .map(|l| epc::normalize(&l.id))
-                .collect(),
+            Kind::EventTypes | Kind::Epcs => None,
+            Kind::BizSteps => Some(EventField::BizStep),
+            Kind::Dispositions => Some(EventField::Disposition),
+            Kind::BizLocations => Some(EventField::BizLocation),
+            Kind::ReadPoints => Some(EventField::ReadPoint),
         }
     }
 
     /// The comparison key of a value given in a path.
     fn key(self, value: &str) -> String {
-        match self {
-            Kind::EventTypes => value.trim().to_string(),
-            Kind::BizSteps => query::biz_step_key(value),
-            Kind::Dispositions => query::disposition_key(value),
-            Kind::Epcs | Kind::BizLocations | Kind::ReadPoints => epc::normalize(value),
+        match (self, self.field()) {
+            (_, Some(field)) => field.key(value),
+            (Kind::Epcs, None) => epc::normalize(value),
+            _ => value.trim().to_string(),
         }
     }
 
     fn is_identifier(self) -> bool {
         matches!(self, Kind::Epcs | Kind::BizLocations | Kind::ReadPoints)
     }
-}
-
-/// Every distinct value of `kind` in the stored events (bounded by [`QUERY_SCAN_MAX`]). EPCs
-/// are not listed this way: the EPC index lists them.
-fn distinct(ledger: &dyn super::LedgerApi, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
-    let mut out = BTreeSet::new();
-    if kind == Kind::EventTypes {
-        out.extend(STANDARD_TYPES.iter().map(|s| s.to_string()));
-        return Ok(out);
-    }
-    let mut after = 0;
-    let mut scanned = 0usize;
-    loop {
-        let batch = ledger.events_after(after, 1_000)?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        scanned += batch.len();
-        if scanned > QUERY_SCAN_MAX {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "QueryTooLargeException",
-                format!("listing would scan more than {QUERY_SCAN_MAX} events"),
-            ));
-        }
-        for stored in &batch {
-            out.extend(kind.values(&stored.event));
-        }
-    }
-    Ok(out)
 }
 
 /// Runs `read` on the ledger off the async runtime: ledger reads block, and listings scan.
@@ -185,10 +135,6 @@ async fn read_ledger<T: Send + 'static>(
     tokio::task::spawn_blocking(move || read(ledger.as_ref()))
         .await
         .map_err(|e| ApiError::internal(format!("ledger read task failed: {e}")))
-}
-
-async fn distinct_blocking(state: &Shared, kind: Kind) -> Result<BTreeSet<String>, ApiError> {
-    read_ledger(state, move |ledger| distinct(ledger, kind)).await?
 }
 
 fn collection(members: Vec<String>) -> serde_json::Value {
@@ -225,26 +171,28 @@ async fn list(
         }
     }
     let presentation = Presentation::from_headers(&headers, &state)?;
-    let mut page: Vec<String> = if kind == Kind::Epcs {
-        // The EPC index lists them in order: one seek per EPC, whatever the ledger's size.
-        let after = after.clone();
-        read_ledger(&state, move |ledger| {
-            ledger.epcs_after(after.as_deref(), per_page + 1)
-        })
-        .await??
-    } else {
-        let values = distinct_blocking(&state, kind).await?;
-        match &after {
-            Some(last) => values
-                .range::<String, _>((
-                    std::ops::Bound::Excluded(last.clone()),
-                    std::ops::Bound::Unbounded,
-                ))
-                .take(per_page + 1)
-                .cloned()
-                .collect(),
-            None => values.iter().take(per_page + 1).cloned().collect(),
+    // Each list is read from an index, one seek per value, whatever the ledger's size.
+    let mut page: Vec<String> = match kind.field() {
+        Some(field) => {
+            let after = after.clone();
+            read_ledger(&state, move |ledger| {
+                ledger.field_values_after(field, after.as_deref(), per_page + 1)
+            })
+            .await??
         }
+        None if kind == Kind::Epcs => {
+            let after = after.clone();
+            read_ledger(&state, move |ledger| {
+                ledger.epcs_after(after.as_deref(), per_page + 1)
+            })
+            .await??
+        }
+        None => STANDARD_TYPES
+            .iter()
+            .filter(|name| after.as_deref().is_none_or(|after| **name > after))
+            .take(per_page + 1)
+            .map(|name| name.to_string())
+            .collect(),
     };
     let more = page.len() > per_page;
     page.truncate(per_page);
@@ -278,17 +226,24 @@ async fn list(
 
 async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiError> {
     let key = kind.key(&id);
-    let known = if kind == Kind::EventTypes {
-        EventType::from_name(&key).is_some()
-    } else if kind == Kind::Epcs {
-        read_ledger(&state, move |ledger| {
-            ledger
-                .events_by_epc(&key, 0, 1)
-                .map(|events| !events.is_empty())
-        })
-        .await??
-    } else {
-        distinct_blocking(&state, kind).await?.contains(&key)
+    let known = match kind.field() {
+        Some(field) => {
+            read_ledger(&state, move |ledger| {
+                ledger
+                    .events_by_field(field, &key, 0, 1)
+                    .map(|events| !events.is_empty())
+            })
+            .await??
+        }
+        None if kind == Kind::Epcs => {
+            read_ledger(&state, move |ledger| {
+                ledger
+                    .events_by_epc(&key, 0, 1)
+                    .map(|events| !events.is_empty())
+            })
+            .await??
+        }
+        None => EventType::from_name(&key).is_some(),
     };
     if !known {
         return Err(ApiError::new(

@@ -12,8 +12,8 @@
 use super::epc;
 use super::merkle;
 use super::service::{
-    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, ReadError, StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, EventField, InclusionProof, LedgerApi,
+    LedgerStatus, NodeInfo, NodeRole, ReadError, StoredEvent, SubmitError,
 };
 use ed25519_dalek::SigningKey;
 use pedigree_chaincode::{
@@ -62,6 +62,7 @@ struct Inner {
     by_hash: HashMap<String, usize>,
     by_id: HashMap<String, usize>,
     by_epc: BTreeMap<String, Vec<usize>>,
+    by_value: BTreeMap<(EventField, String), Vec<usize>>,
     last_timestamp_ms: u64,
     submitted: u64,
     rejected_signatures: u64,
@@ -84,6 +85,19 @@ fn block_hash(
     h.update(state);
     h.update(ts.to_le_bytes());
     h.finalize().into()
+}
+
+impl Inner {
+    /// Up to `limit` of the events at the positions `list` holds with `seq > after`.
+    fn listed(&self, list: Option<&Vec<usize>>, after: u64, limit: usize) -> Vec<StoredEvent> {
+        list.into_iter()
+            .flatten()
+            .map(|&i| &self.events[i])
+            .filter(|stored| stored.seq > after)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
 }
 
 impl DirectLedger {
@@ -217,6 +231,11 @@ impl DirectLedger {
                 keys.dedup();
                 for key in keys {
                     inner.by_epc.entry(key).or_default().push(at);
+                }
+                for field in EventField::ALL {
+                    if let Some(value) = field.value(&stored.event) {
+                        inner.by_value.entry((field, value)).or_default().push(at);
+                    }
                 }
                 inner.events.push(stored);
             }
@@ -380,18 +399,7 @@ impl LedgerApi for DirectLedger {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, ReadError> {
         self.read("events", |inner| {
-            inner
-                .by_epc
-                .get(&epc::normalize(epc_id))
-                .map(|list| {
-                    list.iter()
-                        .map(|&i| &inner.events[i])
-                        .filter(|stored| stored.seq > after)
-                        .take(limit)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()
+            inner.listed(inner.by_epc.get(&epc::normalize(epc_id)), after, limit)
         })
     }
 
@@ -406,6 +414,39 @@ impl LedgerApi for DirectLedger {
                 .range::<String, _>((lower, std::ops::Bound::Unbounded))
                 .take(limit)
                 .map(|(epc, _)| epc.clone())
+                .collect()
+        })
+    }
+
+    fn events_by_field(
+        &self,
+        field: EventField,
+        value: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError> {
+        self.read("events", |inner| {
+            inner.listed(inner.by_value.get(&(field, field.key(value))), after, limit)
+        })
+    }
+
+    fn field_values_after(
+        &self,
+        field: EventField,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadError> {
+        self.read("values", |inner| {
+            let lower = match after {
+                Some(after) => std::ops::Bound::Excluded((field, field.key(after))),
+                None => std::ops::Bound::Included((field, String::new())),
+            };
+            inner
+                .by_value
+                .range((lower, std::ops::Bound::Unbounded))
+                .take_while(|((f, _), _)| *f == field)
+                .take(limit)
+                .map(|((_, value), _)| value.clone())
                 .collect()
         })
     }

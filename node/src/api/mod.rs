@@ -58,8 +58,9 @@ pub mod webhook;
 pub use direct::{Clock, DirectIdentity, DirectLedger};
 pub use error::ApiError;
 pub use service::{
-    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, EventField, InclusionProof, LedgerApi,
+    LedgerStatus, NodeInfo, NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent,
+    SubmitError,
 };
 
 use crate::config::TokenGrant;

@@ -42,7 +42,9 @@
 //! A query with an EPC parameter (`MATCH_epc`, `MATCH_parentID`, `MATCH_inputEPC`,
 //! `MATCH_outputEPC` or `MATCH_anyEPC`) reads its candidates from the ledger's EPC index
 //! ([`Candidates`]): every match mentions one of that parameter's EPCs, so only the events
-//! that do are read, whatever the ledger's size. Other queries read every event.
+//! that do are read, whatever the ledger's size. Without one, `EQ_bizLocation` or
+//! `EQ_readPoint`, then `EQ_bizStep` or `EQ_disposition`, read theirs from the field index
+//! the same way. Other queries read every event.
 //!
 //! Without `orderBy`, events stream in ledger (record) order and the page token is the
 //! last sequence number seen. With `orderBy`, `eventCountLimit` or `maxEventCount`, the
@@ -55,7 +57,9 @@ use super::binding::Presentation;
 use super::epc;
 use super::error::ApiError;
 use super::util::{self, Format, epcis_time_ms, negotiate, parse_query};
-use super::{PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, ReadError, Shared, StoredEvent};
+use super::{
+    EventField, PER_PAGE_DEFAULT, PER_PAGE_MAX, QUERY_SCAN_MAX, ReadError, Shared, StoredEvent,
+};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -1238,35 +1242,59 @@ fn filter_holds(filter: &Filter, e: &EpcisEvent) -> bool {
 }
 
 /// Where a query's candidate events come from: every stored event, or, for a query with an
-/// EPC parameter, the events the EPC index lists for that parameter's EPCs (module docs).
+/// indexed parameter, the events the index lists for that parameter's values (module docs).
 pub(super) struct Candidates<'a> {
     ledger: &'a dyn super::LedgerApi,
-    /// The EPCs of the query's EPC parameter with the fewest values, if it has one and it
-    /// has at most [`INDEXED_EPCS_MAX`].
-    epcs: Option<&'a [String]>,
+    /// The index and the values of the query's most selective indexed parameter, if it has
+    /// one with at most [`INDEXED_VALUES_MAX`] values.
+    index: Option<(Index, &'a [String])>,
     /// Events read per index or ledger read.
     batch: usize,
 }
 
+/// An index of the ledger a query can read its candidates from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Index {
+    /// The EPC index ([`super::LedgerApi::events_by_epc`]).
+    Epc,
+    /// A field index ([`super::LedgerApi::events_by_field`]).
+    Field(EventField),
+}
+
 impl<'a> Candidates<'a> {
     pub(super) fn new(ledger: &'a dyn super::LedgerApi, q: &'a EventQuery, batch: usize) -> Self {
-        // Each EPC parameter must hold, so any one of them bounds the matches; the one with
-        // the fewest EPCs reads the least. Classes are not in the index.
-        let epcs = [
-            &q.match_epc,
-            &q.match_parent,
-            &q.match_input,
-            &q.match_output,
-            &q.match_any,
+        // Each parameter must hold, so any one of them bounds the matches. EPCs name the
+        // fewest events, then locations, then business steps and dispositions; within a rank
+        // the parameter with the fewest values reads the least. Classes are not indexed.
+        let fewest = |lists: &[(Index, &'a Option<Vec<String>>)]| {
+            lists
+                .iter()
+                .filter_map(|(index, values)| Some((*index, values.as_deref()?)))
+                .min_by_key(|(_, values)| values.len())
+        };
+        let index = [
+            fewest(&[
+                (Index::Epc, &q.match_epc),
+                (Index::Epc, &q.match_parent),
+                (Index::Epc, &q.match_input),
+                (Index::Epc, &q.match_output),
+                (Index::Epc, &q.match_any),
+            ]),
+            fewest(&[
+                (Index::Field(EventField::BizLocation), &q.biz_locations),
+                (Index::Field(EventField::ReadPoint), &q.read_points),
+            ]),
+            fewest(&[
+                (Index::Field(EventField::BizStep), &q.biz_steps),
+                (Index::Field(EventField::Disposition), &q.dispositions),
+            ]),
         ]
         .into_iter()
         .flatten()
-        .min_by_key(|epcs| epcs.len())
-        .map(Vec::as_slice)
-        .filter(|epcs| epcs.len() <= INDEXED_EPCS_MAX);
+        .find(|(_, values)| values.len() <= INDEXED_VALUES_MAX);
         Candidates {
             ledger,
-            epcs,
+            index,
             batch: batch.max(1),
         }
     }
@@ -1274,19 +1302,24 @@ impl<'a> Candidates<'a> {
     /// Candidates with `seq > after`, ascending and without gaps: every candidate up to the
     /// last one returned is returned. Empty once there are no more.
     pub(super) fn after(&self, after: u64) -> Result<Vec<StoredEvent>, ReadError> {
-        let Some(epcs) = self.epcs else {
+        let Some((index, values)) = self.index else {
             return self.ledger.events_after(after, self.batch);
         };
-        // Blocks are applied while the EPCs are read one after another: an event committed
-        // between two reads could be seen for a later EPC and missed for an earlier one. So
+        // Blocks are applied while the values are read one after another: an event committed
+        // between two reads could be seen for a later value and missed for an earlier one. So
         // only what was stored before the first read counts (the commit mark is published
         // after the block is written), and a later call reads on from there.
         let mut covered = self.ledger.commit_mark().event_seq;
-        // A full answer for one EPC may stop before another EPC's events do: keep only what
-        // every full answer covers, and read the rest from there next time.
+        // A full answer for one value may stop before another value's events do: keep only
+        // what every full answer covers, and read the rest from there next time.
         let mut merged = Vec::new();
-        for epc in epcs {
-            let events = self.ledger.events_by_epc(epc, after, self.batch)?;
+        for value in values {
+            let events = match index {
+                Index::Epc => self.ledger.events_by_epc(value, after, self.batch)?,
+                Index::Field(field) => self
+                    .ledger
+                    .events_by_field(field, value, after, self.batch)?,
+            };
             if events.len() >= self.batch
                 && let Some(last) = events.last()
             {
@@ -1301,9 +1334,9 @@ impl<'a> Candidates<'a> {
     }
 }
 
-/// Most EPCs a query's EPC parameter may list and still be answered from the EPC index: each
-/// call reads up to a batch of events per EPC, so beyond this reading every event is cheaper.
-const INDEXED_EPCS_MAX: usize = 64;
+/// Most values an indexed parameter may list and still be answered from its index: each call
+/// reads up to a batch of events per value, so beyond this reading every event is cheaper.
+const INDEXED_VALUES_MAX: usize = 64;
 
 /// One page of results and the token of the next page, if any.
 pub fn run_query(

@@ -223,6 +223,65 @@ pub struct StoredEvent {
     pub tx_id: Digest32,
 }
 
+/// An event field with a controlled vocabulary of its own, indexed by value beside the EPC
+/// index: the browse lists (`/bizSteps`, `/bizLocations`, ...) read the distinct values from
+/// it, and `EQ_bizLocation` / `EQ_readPoint` queries read their candidates from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventField {
+    /// `bizStep`, as a CBV bare word when standard.
+    BizStep,
+    /// `disposition`, as a CBV bare word when standard.
+    Disposition,
+    /// `bizLocation.id`, normalised like an EPC.
+    BizLocation,
+    /// `readPoint.id`, normalised like an EPC.
+    ReadPoint,
+}
+
+impl EventField {
+    /// Every field, in tag order.
+    pub const ALL: [EventField; 4] = [
+        EventField::BizStep,
+        EventField::Disposition,
+        EventField::BizLocation,
+        EventField::ReadPoint,
+    ];
+
+    /// The byte that starts this field's index keys.
+    pub fn tag(self) -> u8 {
+        match self {
+            EventField::BizStep => b's',
+            EventField::Disposition => b'd',
+            EventField::BizLocation => b'l',
+            EventField::ReadPoint => b'r',
+        }
+    }
+
+    /// The value under which `value` (as a query or a path gives it) is indexed.
+    pub fn key(self, value: &str) -> String {
+        match self {
+            EventField::BizStep => super::query::biz_step_key(value),
+            EventField::Disposition => super::query::disposition_key(value),
+            EventField::BizLocation | EventField::ReadPoint => super::epc::normalize(value),
+        }
+    }
+
+    /// This field's value in `event` as captured, if it has one.
+    pub fn raw(self, event: &EpcisEvent) -> Option<&str> {
+        match self {
+            EventField::BizStep => event.biz_step.as_ref().map(|s| s.as_str()),
+            EventField::Disposition => event.disposition.as_ref().map(|d| d.as_str()),
+            EventField::BizLocation => event.biz_location.as_ref().map(|l| l.id.as_str()),
+            EventField::ReadPoint => event.read_point.as_ref().map(|l| l.id.as_str()),
+        }
+    }
+
+    /// This field's indexed value in `event`, if it has one.
+    pub fn value(self, event: &EpcisEvent) -> Option<String> {
+        self.raw(event).map(|raw| self.key(raw))
+    }
+}
+
 /// A ledger read that failed in storage, as opposed to one that found nothing. The API
 /// answers it with a 500 naming the read, never with a "not found" or an empty page that
 /// would be false.
@@ -296,6 +355,25 @@ pub trait LedgerApi: Send + Sync + 'static {
     /// Up to `limit` distinct EPCs of that index that sort after `after` (normalised; from
     /// the first without it), ascending.
     fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError>;
+
+    /// Up to `limit` stored events with `seq > after` whose `field` has `value` (normalised
+    /// with [`EventField::key`]), ascending by `seq`.
+    fn events_by_field(
+        &self,
+        field: EventField,
+        value: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError>;
+
+    /// Up to `limit` distinct values of `field` in the stored events that sort after `after`
+    /// (normalised; from the first without it), ascending.
+    fn field_values_after(
+        &self,
+        field: EventField,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadError>;
 
     /// Prometheus text exposition lines from the ledger and network (may be empty).
     fn metrics_text(&self) -> String;

@@ -759,7 +759,8 @@ async fn a_failed_ledger_read_is_a_500_naming_it_never_not_found() {
         (format!("/events?MATCH_epc={epc}"), "events"),
         ("/epcs".to_string(), "epcs"),
         (format!("/epcs/{epc}"), "events"),
-        ("/bizSteps".to_string(), "events"),
+        ("/bizSteps".to_string(), "values"),
+        ("/bizSteps/commissioning".to_string(), "events"),
     ];
     for (uri, _) in &reads {
         assert_eq!(h.get(uri).await.status, StatusCode::OK, "{uri} before");
@@ -2574,22 +2575,13 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
                 "/events",
             )
             .expect("valid query");
-            for batch in [1, 2, 3, 1_000] {
-                let candidates = query::Candidates::new(h.ledger.as_ref(), &q, batch);
-                let mut read = Vec::new();
-                let mut after = 0;
-                loop {
-                    let next = candidates.after(after).unwrap();
-                    let Some(last) = next.last() else { break };
-                    assert!(next.len() <= batch * wanted.len());
-                    after = last.seq;
-                    read.extend(next.iter().map(|stored| stored.seq));
-                }
-                assert_eq!(read, scanned, "{parameter} {wanted:?}, batch {batch}");
-            }
-            let (page, _) = query::run_query(h.ledger.as_ref(), &q).expect("query runs");
-            let seqs: Vec<u64> = page.iter().map(|stored| stored.seq).collect();
-            assert_eq!(seqs, scanned, "{parameter} {wanted:?}");
+            assert_index_finds(
+                &h,
+                &q,
+                wanted.len(),
+                (&scanned, &scanned),
+                &format!("{parameter} {wanted:?}"),
+            );
         }
     }
     // An EPC that only appears as an EPC class is not in the index.
@@ -2607,6 +2599,208 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
             .unwrap()
             .0
             .is_empty()
+    );
+}
+
+/// Reads `q`'s candidates with every batch size from 1 up, checking each answer's size
+/// against an index read of `values` values per call, and checks that the candidates are
+/// `candidates` and the query's first page is `matches`.
+fn assert_index_finds(
+    h: &Harness,
+    q: &query::EventQuery,
+    values: usize,
+    (candidates, matches): (&[u64], &[u64]),
+    what: &str,
+) {
+    for batch in [1, 2, 3, 1_000] {
+        let reader = query::Candidates::new(h.ledger.as_ref(), q, batch);
+        let mut read = Vec::new();
+        let mut after = 0;
+        loop {
+            let next = reader.after(after).unwrap();
+            let Some(last) = next.last() else { break };
+            assert!(next.len() <= batch * values, "{what}: read past the index");
+            after = last.seq;
+            read.extend(next.iter().map(|stored| stored.seq));
+        }
+        assert_eq!(read, candidates, "{what}, batch {batch}");
+    }
+    let (page, _) = query::run_query(h.ledger.as_ref(), q).expect("query runs");
+    let seqs: Vec<u64> = page.iter().map(|stored| stored.seq).collect();
+    assert_eq!(seqs, matches, "{what}");
+}
+
+/// Queries on a location, business step or disposition read the field index, and find exactly
+/// what reading every event finds; the browse lists read the same index.
+#[tokio::test]
+async fn api_field_queries_read_the_index_and_find_what_a_scan_finds() {
+    let h = harness();
+    let sgln = |location: &str| format!("urn:epc:id:sgln:0614141.00000.{location}");
+    // (bizStep, disposition, readPoint, bizLocation) per event; `-` leaves the field out.
+    let shapes = [
+        ("receiving", "in_progress", "D1", "W"),
+        ("storing", "active", "D2", "W"),
+        ("urn:epcglobal:cbv:bizstep:receiving", "active", "D1", "-"),
+        ("picking", "-", "D3", "W"),
+        (
+            "https://ref.gs1.org/cbv/BizStep-storing",
+            "in_progress",
+            "-",
+            "X",
+        ),
+        ("urn:acme:bizstep:relabel", "urn:acme:disp:held", "D1", "X"),
+        ("receiving", "active", "D2", "W"),
+    ];
+    let serials: Vec<String> = (0..shapes.len()).map(|i| format!("V{i}")).collect();
+    let serials: Vec<&str> = serials.iter().map(String::as_str).collect();
+    let commissioned = commission(&serials, "L1", "2026-01-02T09:00:00Z");
+    let events: Vec<String> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, (step, disposition, read_point, location))| {
+            let mut fields = format!(r#""bizStep": "{step}""#);
+            if *disposition != "-" {
+                fields += &format!(r#", "disposition": "{disposition}""#);
+            }
+            if *read_point != "-" {
+                fields += &format!(r#", "readPoint": {{"id": "{}"}}"#, sgln(read_point));
+            }
+            if *location != "-" {
+                fields += &format!(r#", "bizLocation": {{"id": "{}"}}"#, sgln(location));
+            }
+            format!(
+                r#"{{"type": "ObjectEvent", "eventTime": "2026-01-02T10:{i:02}:00Z", "eventTimeZoneOffset": "+00:00",
+                  "epcList": [{}], "action": "OBSERVE", {fields}}}"#,
+                sgtin_list(&[&format!("V{i}")])
+            )
+        })
+        .collect();
+    let body = doc(&format!("{commissioned}, {}", events.join(", ")));
+    let job = h.capture("application/ld+json", &body).await;
+    assert_eq!(job["success"], true, "{job}");
+    let all = h.ledger.events_after(0, 1_000).unwrap();
+    assert_eq!(all.len(), 1 + shapes.len());
+
+    let cases: [(&str, Vec<String>, EventField); 8] = [
+        ("EQ_bizLocation", vec![sgln("W")], EventField::BizLocation),
+        (
+            "EQ_bizLocation",
+            vec![sgln("X"), sgln("W")],
+            EventField::BizLocation,
+        ),
+        ("EQ_readPoint", vec![sgln("D1")], EventField::ReadPoint),
+        (
+            "EQ_readPoint",
+            vec![sgln("D3"), sgln("D9")],
+            EventField::ReadPoint,
+        ),
+        ("EQ_bizStep", vec!["receiving".into()], EventField::BizStep),
+        (
+            "EQ_bizStep",
+            vec![
+                "https://ref.gs1.org/cbv/BizStep-storing".into(),
+                "urn:acme:bizstep:relabel".into(),
+            ],
+            EventField::BizStep,
+        ),
+        (
+            "EQ_disposition",
+            vec!["urn:epcglobal:cbv:disp:in_progress".into()],
+            EventField::Disposition,
+        ),
+        (
+            "EQ_disposition",
+            vec!["urn:acme:disp:held".into(), "active".into()],
+            EventField::Disposition,
+        ),
+    ];
+    for (parameter, wanted, field) in cases {
+        let keys: Vec<String> = wanted.iter().map(|w| field.key(w)).collect();
+        let scanned: Vec<u64> = all
+            .iter()
+            .filter(|stored| {
+                field
+                    .value(&stored.event)
+                    .is_some_and(|v| keys.contains(&v))
+            })
+            .map(|stored| stored.seq)
+            .collect();
+        assert!(
+            !scanned.is_empty(),
+            "{parameter} {wanted:?} matches something"
+        );
+        let q = query::EventQuery::from_pairs(
+            vec![(parameter.to_string(), wanted.join("|"))],
+            &[],
+            "/events",
+        )
+        .expect("valid query");
+        assert_index_finds(
+            &h,
+            &q,
+            wanted.len(),
+            (&scanned, &scanned),
+            &format!("{parameter} {wanted:?}"),
+        );
+    }
+    // With two indexed parameters, the location is read and the step filters.
+    let q = query::EventQuery::from_pairs(
+        vec![
+            ("EQ_bizStep".into(), "receiving".into()),
+            ("EQ_bizLocation".into(), sgln("W")),
+        ],
+        &[],
+        "/events",
+    )
+    .expect("valid query");
+    assert_index_finds(&h, &q, 1, (&[2, 3, 5, 8], &[2, 8]), "receiving at W");
+
+    // The browse lists: every distinct value once, sorted, paged.
+    let members = |reply: &Reply| -> Vec<String> {
+        reply.json()["member"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        members(&h.get("/bizSteps").await),
+        [
+            "commissioning",
+            "picking",
+            "receiving",
+            "storing",
+            "urn:acme:bizstep:relabel"
+        ]
+    );
+    assert_eq!(
+        members(&h.get("/dispositions").await),
+        ["active", "in_progress", "urn:acme:disp:held"]
+    );
+    // D1, D2, D3 and the commissioning line's read point.
+    let first = h.get("/readPoints?perPage=3").await;
+    assert_eq!(members(&first).len(), 3);
+    let link = first.headers["link"].to_str().unwrap().to_string();
+    let next = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string();
+    let second = h.get(&next).await;
+    assert_eq!(members(&second).len(), 1);
+    assert!(second.headers.get("link").is_none());
+    assert_eq!(members(&h.get("/bizLocations").await).len(), 2);
+    assert_eq!(h.get("/bizSteps/storing").await.status, StatusCode::OK);
+    assert_eq!(
+        h.get("/bizSteps/shipping").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let d9 = util::encode_component(&sgln("D9"));
+    assert_eq!(
+        h.get(&format!("/readPoints/{d9}")).await.status,
+        StatusCode::NOT_FOUND
     );
 }
 

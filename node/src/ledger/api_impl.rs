@@ -12,8 +12,9 @@ use super::block::Side as LedgerSide;
 use super::handle::{LedgerHandle, SubmitError as LedgerSubmitError};
 use super::store::{StoredEventRecord, TxResult};
 use crate::api::service::{
-    BlockView, BoxFuture, CommitMark, Committed, InclusionProof, LedgerApi, LedgerStatus, NodeInfo,
-    NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent, SubmitError,
+    BlockView, BoxFuture, CommitMark, Committed, EventField, InclusionProof, LedgerApi,
+    LedgerStatus, NodeInfo, NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent,
+    SubmitError,
 };
 
 fn committed(result: TxResult) -> Committed {
@@ -227,6 +228,31 @@ impl LedgerApi for LedgerHandle {
     fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError> {
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
         read("epcs", LedgerHandle::epcs_after(self, after, limit))
+    }
+
+    fn events_by_field(
+        &self,
+        field: EventField,
+        value: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        let records = read(
+            "events",
+            self.store.events_by_field(field, value, after, limit),
+        )?;
+        Ok(records.into_iter().map(stored_event).collect())
+    }
+
+    fn field_values_after(
+        &self,
+        field: EventField,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadError> {
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        read("values", self.store.field_values_after(field, after, limit))
     }
 
     fn commit_mark(&self) -> CommitMark {

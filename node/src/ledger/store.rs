@@ -15,6 +15,14 @@
 //! | `event_by_hash` | event hash id text | `u64_be(seq)` |
 //! | `event_by_epc` | normalised EPC ‖ `0x00` ‖ `u64_be(seq)` | empty |
 //! | `event_by_id` | EPCIS `eventID` | `u64_be(seq)` |
+//! | `event_by_value` | field tag ([`EventField::tag`]) ‖ indexed value ‖ `0x00` ‖ `u64_be(last seq)` | `u64_be(first seq)` |
+//! | `meta` | `value_index` | empty: `event_by_value` covers every stored event |
+//!
+//! An `event_by_value` entry is a run: the events `first..=last` of one block all have that
+//! value (a block of a hundred events from one line is one entry per field, not a hundred).
+//! Runs end with their block, so the index is a function of the blocks, whatever the apply
+//! groups. A ledger written before `event_by_value` existed gets it built from the event store when it
+//! is opened (or restored from such a snapshot): [`LedgerStore::open`].
 //!
 //! # Atomicity
 //! One committed Raft entry may carry several block proposals. All blocks of one entry, their
@@ -48,6 +56,8 @@ use pedigree_chaincode::{
     keys, verify_batch,
 };
 use pedigree_epcis::model::EpcisEvent;
+
+use crate::api::EventField;
 use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb, LedgerDbOptions};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +68,10 @@ use super::{LedgerError, Result};
 
 /// Key of the [`Head`] in the `meta` family.
 const META_HEAD: &[u8] = b"applied";
+/// Key of the marker in the `meta` family that says `event_by_value` covers every event.
+const META_VALUE_INDEX: &[u8] = b"value_index";
+/// Events read per batch while `event_by_value` is built for an older ledger.
+const VALUE_INDEX_BUILD_BATCH: u64 = 10_000;
 /// Key of the registered nodes in the `meta` family.
 const META_PEERS: &[u8] = b"peers";
 
@@ -223,6 +237,70 @@ fn event_epc_keys(event: &EpcisEvent, seq: u64) -> Vec<Vec<u8>> {
     keys
 }
 
+/// The start of every `event_by_value` key of `value` in `field`: tag, value, zero byte.
+fn value_prefix(field: EventField, value: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(value.len() + 10);
+    key.push(field.tag());
+    key.extend_from_slice(value.as_bytes());
+    key.push(0);
+    key
+}
+
+/// The open runs of one block's `event_by_value` entries (module docs), one per field.
+#[derive(Default)]
+struct ValueRuns {
+    open: [Option<ValueRun>; 4],
+}
+
+/// Events `first..=last` whose field has the value captured as `raw`, indexed under `prefix`.
+struct ValueRun {
+    raw: String,
+    prefix: Vec<u8>,
+    first: u64,
+    last: u64,
+}
+
+impl ValueRuns {
+    /// Adds the event stored as `seq` (sequence numbers ascending, without gaps between the
+    /// events of a run): extends the runs it continues, writes those it ends.
+    fn add(&mut self, event: &EpcisEvent, seq: u64, batch: &mut LedgerBatch) {
+        for (field, open) in EventField::ALL.into_iter().zip(&mut self.open) {
+            let raw = field.raw(event);
+            if let (Some(run), Some(raw)) = (open.as_mut(), raw)
+                && run.raw == raw
+                && run.last + 1 == seq
+            {
+                run.last = seq;
+                continue;
+            }
+            if let Some(run) = open.take() {
+                run.write(batch);
+            }
+            *open = raw.map(|raw| ValueRun {
+                raw: raw.to_string(),
+                prefix: value_prefix(field, &field.key(raw)),
+                first: seq,
+                last: seq,
+            });
+        }
+    }
+
+    /// Writes the runs still open.
+    fn finish(self, batch: &mut LedgerBatch) {
+        for run in self.open.into_iter().flatten() {
+            run.write(batch);
+        }
+    }
+}
+
+impl ValueRun {
+    fn write(self, batch: &mut LedgerBatch) {
+        let mut key = self.prefix;
+        key.extend_from_slice(&self.last.to_be_bytes());
+        batch.put(Cf::EventByValue, key, self.first.to_be_bytes().to_vec());
+    }
+}
+
 fn receipt_key(height: u64, index: u32) -> Vec<u8> {
     let mut key = height.to_be_bytes().to_vec();
     key.extend_from_slice(&index.to_be_bytes());
@@ -264,6 +342,7 @@ impl LedgerStore {
             store.write_genesis()?;
         }
         store.check_head()?;
+        store.ensure_value_index()?;
         Ok(Arc::new(store))
     }
 
@@ -287,7 +366,48 @@ impl LedgerStore {
             event_seq: 0,
         };
         batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&head));
+        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), Vec::new());
         self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Builds `event_by_value` from the event store if the ledger predates it (no
+    /// `meta/value_index` marker): the runs of every block, exactly as applying the blocks
+    /// writes them, in batches, then the marker. The writes are logged; a crash before the
+    /// marker only repeats the (idempotent) build.
+    fn ensure_value_index(&self) -> Result<()> {
+        if self.db.contains(Cf::Meta, META_VALUE_INDEX)? {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut after = 0;
+        let mut runs = ValueRuns::default();
+        let mut height = 0;
+        loop {
+            let events = self.events_after(after, VALUE_INDEX_BUILD_BATCH)?;
+            let Some(last) = events.last() else { break };
+            after = last.seq;
+            let mut batch = LedgerBatch::new();
+            for stored in &events {
+                if stored.block_height != height {
+                    std::mem::take(&mut runs).finish(&mut batch);
+                    height = stored.block_height;
+                }
+                runs.add(&stored.event, stored.seq, &mut batch);
+            }
+            self.db.write(batch)?;
+        }
+        let mut batch = LedgerBatch::new();
+        runs.finish(&mut batch);
+        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), Vec::new());
+        self.db.write(batch)?;
+        if after > 0 {
+            tracing::info!(
+                events = after,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "built the event field index (bizStep, disposition, bizLocation, readPoint)"
+            );
+        }
         Ok(())
     }
 
@@ -512,6 +632,7 @@ impl LedgerStore {
         batch: &mut LedgerBatch,
     ) -> Result<()> {
         let header = &applied.block.header;
+        let mut runs = ValueRuns::default();
         assert_eq!(header.height, head.height + 1, "heights are dense");
         assert_eq!(
             header.previous_hash, head.block_hash,
@@ -577,8 +698,10 @@ impl LedgerStore {
                     written,
                     batch,
                 )?;
+                runs.add(event, head.event_seq, batch);
             }
         }
+        runs.finish(batch);
         head.height = header.height;
         head.block_hash = applied.hash;
         head.state_hash = header.state_hash;
@@ -681,6 +804,7 @@ impl LedgerStore {
         }
         self.db.import(data)?;
         let restored = self.check_head()?;
+        self.ensure_value_index()?;
         if restored.applied_index != index {
             return Err(LedgerError::Corrupt(format!(
                 "snapshot for index {index} holds applied index {}",
@@ -834,23 +958,50 @@ impl LedgerStore {
         after: u64,
         limit: u64,
     ) -> Result<Vec<StoredEventRecord>> {
+        let mut prefix = normalize_epc(epc).into_bytes();
+        prefix.push(0);
+        self.indexed_events(Cf::EventByEpc, &prefix, after, limit)
+    }
+
+    /// Up to `limit` events with `seq > after` whose `field` has `value` (normalised with
+    /// [`EventField::key`], as the index is), ascending by `seq`.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn events_by_field(
+        &self,
+        field: EventField,
+        value: &str,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEventRecord>> {
+        let prefix = value_prefix(field, &field.key(value));
+        self.run_events(&prefix, after, limit)
+    }
+
+    /// The events of an index whose keys are `prefix ‖ u64_be(seq)`: up to `limit` with
+    /// `seq > after`, ascending.
+    fn indexed_events(
+        &self,
+        cf: Cf,
+        prefix: &[u8],
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEventRecord>> {
         let Some(first) = after.checked_add(1) else {
             return Ok(Vec::new());
         };
-        let mut prefix = normalize_epc(epc).into_bytes();
-        prefix.push(0);
-        let end = pedigree_chaincode::state::prefix_end(&prefix);
-        let mut start = prefix.clone();
+        let end = pedigree_chaincode::state::prefix_end(prefix);
+        let mut start = prefix.to_vec();
         start.extend_from_slice(&first.to_be_bytes());
         let mut events = Vec::new();
-        for (key, _) in self
-            .db
-            .range(Cf::EventByEpc, &start, end.as_deref(), limit)?
-        {
+        for (key, _) in self.db.range(cf, &start, end.as_deref(), limit)? {
             let seq = key[prefix.len()..].to_vec();
             if seq.len() != 8 {
                 return Err(LedgerError::Corrupt(format!(
-                    "event_by_epc key of {} bytes after its EPC",
+                    "{} key of {} bytes after its value",
+                    cf.name(),
                     seq.len()
                 )));
             }
@@ -861,43 +1012,128 @@ impl LedgerStore {
         Ok(events)
     }
 
+    /// The events of the `event_by_value` runs under `prefix` (module docs): up to `limit`
+    /// with `seq > after`, ascending. A run is keyed by its last event, so the first key at
+    /// or past `after + 1` is the first run that still has events to give.
+    fn run_events(&self, prefix: &[u8], after: u64, limit: u64) -> Result<Vec<StoredEventRecord>> {
+        let Some(mut from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let end = pedigree_chaincode::state::prefix_end(prefix);
+        let mut events: Vec<StoredEventRecord> = Vec::new();
+        while (events.len() as u64) < limit {
+            let mut start = prefix.to_vec();
+            start.extend_from_slice(&from.to_be_bytes());
+            let wanted = limit - events.len() as u64;
+            let runs = self
+                .db
+                .range(Cf::EventByValue, &start, end.as_deref(), wanted)?;
+            if runs.is_empty() {
+                break;
+            }
+            for (key, value) in runs {
+                let corrupt = || {
+                    LedgerError::Corrupt(format!(
+                        "event_by_value entry of {} and {} bytes",
+                        key.len(),
+                        value.len()
+                    ))
+                };
+                let last = key
+                    .get(prefix.len()..)
+                    .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(corrupt)?;
+                let first = <[u8; 8]>::try_from(value.as_slice())
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| corrupt())?;
+                let first = first.max(from);
+                if first > last {
+                    return Err(corrupt());
+                }
+                let wanted = (limit - events.len() as u64).min(last - first + 1);
+                let run = self.events_after(first - 1, wanted)?;
+                if run.len() as u64 != wanted || run.last().is_some_and(|e| e.seq > last) {
+                    return Err(LedgerError::Corrupt(format!(
+                        "event_by_value run {first}..={last} without its events"
+                    )));
+                }
+                events.extend(run);
+                if events.len() as u64 == limit {
+                    break;
+                }
+                from = last + 1;
+            }
+        }
+        Ok(events)
+    }
+
     /// Up to `limit` distinct EPCs of the EPC index that sort after `after` (normalised with
-    /// [`normalize_epc`]; all of them without it), ascending. One seek per EPC returned: the
-    /// index keys are the EPC, a zero byte and the event's sequence number, so the next EPC
-    /// starts at the first key after the EPC followed by byte 1.
+    /// [`normalize_epc`]; all of them without it), ascending.
     ///
     /// # Errors
     ///
     /// Storage failures or corrupt records.
     pub fn epcs_after(&self, after: Option<&str>, limit: u64) -> Result<Vec<String>> {
-        // The first key past every key of `epc`.
-        let past = |epc: &[u8]| [epc, &[1]].concat();
-        let mut start = after.map_or_else(Vec::new, |after| past(normalize_epc(after).as_bytes()));
-        let mut epcs = Vec::new();
-        while (epcs.len() as u64) < limit {
+        let after = after.map(normalize_epc);
+        self.distinct_values(Cf::EventByEpc, &[], after.as_deref(), limit)
+    }
+
+    /// Up to `limit` distinct values of `field` among the stored events that sort after
+    /// `after` (normalised with [`EventField::key`]; all of them without it), ascending.
+    ///
+    /// # Errors
+    ///
+    /// Storage failures or corrupt records.
+    pub fn field_values_after(
+        &self,
+        field: EventField,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<String>> {
+        let after = after.map(|after| field.key(after));
+        self.distinct_values(Cf::EventByValue, &[field.tag()], after.as_deref(), limit)
+    }
+
+    /// The distinct values of an index whose keys are `tag ‖ value ‖ 0x00 ‖ u64_be(seq)`:
+    /// up to `limit` that sort after `after`, ascending. One seek per value returned: the next
+    /// value starts at the first key after the value followed by byte 1.
+    fn distinct_values(
+        &self,
+        cf: Cf,
+        tag: &[u8],
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<String>> {
+        // The first key past every key of `value`.
+        let past = |value: &[u8]| [tag, value, &[1]].concat();
+        let mut start = after.map_or_else(|| tag.to_vec(), |after| past(after.as_bytes()));
+        let end = pedigree_chaincode::state::prefix_end(tag);
+        let mut values = Vec::new();
+        while (values.len() as u64) < limit {
             let Some((key, _)) = self
                 .db
-                .range(Cf::EventByEpc, &start, None, 1)?
+                .range(cf, &start, end.as_deref(), 1)?
                 .into_iter()
                 .next()
             else {
                 break;
             };
-            let epc_len = key
+            let corrupt =
+                || LedgerError::Corrupt(format!("{} key of {} bytes", cf.name(), key.len()));
+            let value_end = key
                 .len()
                 .checked_sub(9)
-                .filter(|&len| key[len] == 0)
-                .ok_or_else(|| {
-                    LedgerError::Corrupt(format!("event_by_epc key of {} bytes", key.len()))
-                })?;
-            let epc = &key[..epc_len];
-            epcs.push(
-                String::from_utf8(epc.to_vec())
-                    .map_err(|_| LedgerError::Corrupt("event_by_epc key not UTF-8".into()))?,
+                .filter(|&len| len >= tag.len() && key[len] == 0)
+                .ok_or_else(corrupt)?;
+            let value = &key[tag.len()..value_end];
+            values.push(
+                String::from_utf8(value.to_vec())
+                    .map_err(|_| LedgerError::Corrupt(format!("{} key not UTF-8", cf.name())))?,
             );
-            start = past(epc);
+            start = past(value);
         }
-        Ok(epcs)
+        Ok(values)
     }
 
     /// Runs `f` on a consistent snapshot of the applied state.
@@ -1388,6 +1624,163 @@ mod tests {
         assert_eq!(stored.seq, 1, "the first event under the hash");
         assert!(stored.event.error_declaration.is_none());
         assert_eq!(store.events_after(0, 10).expect("read").len(), 2);
+    }
+
+    /// The field index answers by field and value and lists each field's distinct values; a
+    /// ledger from before the index (no `event_by_value` keys, no marker) gets the same index
+    /// built when it is opened.
+    #[test]
+    fn the_field_index_answers_and_is_built_for_an_older_ledger() {
+        let genesis = genesis();
+        let observe = |serial: &str, step: &str, read_point: &str| {
+            format!(
+                r#"{{"type": "ObjectEvent", "eventTime": "2026-01-01T09:00:00Z", "eventTimeZoneOffset": "+00:00",
+                  "epcList": ["urn:epc:id:sgtin:0614141.007346.{serial}"], "action": "OBSERVE",
+                  "bizStep": "{step}", "readPoint": {{"id": "urn:epc:id:sgln:0614141.00000.{read_point}"}}}}"#
+            )
+        };
+        let txs = vec![
+            mfg_event(
+                &genesis,
+                &commission(&["F1", "F2"], "LOTF", "2026-01-01T08:00:00Z"),
+                1,
+            ),
+            mfg_event(&genesis, &observe("F1", "inspecting", "Q1"), 2),
+            mfg_event(
+                &genesis,
+                &observe("F2", "urn:epcglobal:cbv:bizstep:inspecting", "Q2"),
+                3,
+            ),
+            mfg_event(&genesis, &observe("F1", "urn:acme:step:weigh", "Q1"), 4),
+        ];
+        let directory = tempfile::tempdir().expect("temp dir");
+        let path = directory.path().join("ledger");
+        let store = temp_store(directory.path(), "ledger", &genesis);
+        let mut head = store.check_head().expect("head");
+        // Two blocks: a run of equal values ends with its block.
+        let later = vec![
+            mfg_event(&genesis, &observe("F2", "inspecting", "Q1"), 5),
+            mfg_event(
+                &genesis,
+                &observe("F1", "inspecting", "Q1").replace(":00Z", ":30Z"),
+                6,
+            ),
+        ];
+        for (n, txs) in [txs, later].into_iter().enumerate() {
+            let payload = proposal(1_767_225_700_000 + n as u64, txs);
+            let index = head.applied_index + 1;
+            let applied = store
+                .apply_entry(&mut head, index, &[payload.as_slice()])
+                .expect("apply");
+            assert!(
+                applied[0]
+                    .receipts
+                    .iter()
+                    .all(|r| r.outcome == Outcome::Applied)
+            );
+        }
+        let dump = |store: &LedgerStore| {
+            store
+                .db
+                .range(Cf::EventByValue, &[], None, u64::MAX)
+                .expect("read")
+        };
+        // Runs: one per block for Q1's last two, and `inspecting` in two spellings apart.
+        assert_eq!(dump(&store).len(), 11);
+
+        let answers = |store: &LedgerStore| {
+            let seqs_limit = |field, value: &str, after, limit| -> Vec<u64> {
+                let events = store
+                    .events_by_field(field, value, after, limit)
+                    .expect("read");
+                events.iter().map(|event| event.seq).collect()
+            };
+            let seqs = |field, value: &str, after| seqs_limit(field, value, after, 10);
+            let q1 = "urn:epc:id:sgln:0614141.00000.Q1";
+            let values = |field, after: Option<&str>| {
+                store.field_values_after(field, after, 10).expect("read")
+            };
+            (
+                [
+                    seqs(EventField::BizStep, "inspecting", 0),
+                    seqs(
+                        EventField::BizStep,
+                        "https://ref.gs1.org/cbv/BizStep-inspecting",
+                        2,
+                    ),
+                    seqs(EventField::BizStep, "urn:acme:step:weigh", 0),
+                    seqs(EventField::ReadPoint, q1, 0),
+                    seqs_limit(EventField::ReadPoint, q1, 3, 2),
+                    seqs_limit(EventField::ReadPoint, q1, 4, 1),
+                    seqs(EventField::ReadPoint, q1, 6),
+                    seqs(EventField::Disposition, "active", 0),
+                    seqs(
+                        EventField::BizLocation,
+                        "urn:epc:id:sgln:0614141.00000.Q1",
+                        0,
+                    ),
+                ],
+                [
+                    values(EventField::BizStep, None),
+                    values(EventField::BizStep, Some("inspecting")),
+                    values(EventField::ReadPoint, None),
+                    values(EventField::Disposition, None),
+                    values(EventField::BizLocation, None),
+                ],
+            )
+        };
+        let before = answers(&store);
+        let sgln = |location: &str| {
+            EventField::ReadPoint.key(&format!("urn:epc:id:sgln:0614141.00000.{location}"))
+        };
+        assert_eq!(
+            before.0,
+            [
+                vec![2, 3, 5, 6],
+                vec![3, 5, 6],
+                vec![4],
+                vec![2, 4, 5, 6],
+                vec![4, 5],
+                vec![5],
+                vec![],
+                vec![1],
+                vec![]
+            ]
+        );
+        assert_eq!(
+            before.1,
+            [
+                vec![
+                    "commissioning".to_string(),
+                    "inspecting".into(),
+                    "urn:acme:step:weigh".into()
+                ],
+                vec!["urn:acme:step:weigh".to_string()],
+                vec![sgln("0"), sgln("Q1"), sgln("Q2")],
+                vec!["active".to_string()],
+                vec![],
+            ]
+        );
+
+        // Make it a ledger from before the index, then open it again.
+        let index = dump(&store);
+        let mut batch = LedgerBatch::new();
+        for (key, _) in dump(&store) {
+            batch.delete(Cf::EventByValue, key);
+        }
+        batch.delete(Cf::Meta, META_VALUE_INDEX.to_vec());
+        store.db.write(batch).expect("write");
+        assert!(
+            store
+                .field_values_after(EventField::BizStep, None, 10)
+                .expect("read")
+                .is_empty()
+        );
+        drop(store);
+        let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
+        assert_eq!(answers(&store), before);
+        assert_eq!(dump(&store), index, "built as the blocks wrote it");
+        assert!(store.db.contains(Cf::Meta, META_VALUE_INDEX).expect("read"));
     }
 
     /// Copies a database folder as a crash would leave it (files only; the memtables lost).

@@ -68,11 +68,14 @@ pub enum Cf {
     EventByEpc,
     /// EPCIS `eventID` → sequence number.
     EventById,
+    /// Field tag + value + sequence number → empty (bizStep, disposition, bizLocation,
+    /// readPoint).
+    EventByValue,
 }
 
 impl Cf {
     /// Every column family, in export order.
-    pub const ALL: [Cf; 9] = [
+    pub const ALL: [Cf; 10] = [
         Cf::State,
         Cf::Blocks,
         Cf::TxIndex,
@@ -82,6 +85,7 @@ impl Cf {
         Cf::EventByHash,
         Cf::EventByEpc,
         Cf::EventById,
+        Cf::EventByValue,
     ];
 
     /// The RocksDB column family name.
@@ -96,6 +100,7 @@ impl Cf {
             Cf::EventByHash => "event_by_hash",
             Cf::EventByEpc => "event_by_epc",
             Cf::EventById => "event_by_id",
+            Cf::EventByValue => "event_by_value",
         }
     }
 
