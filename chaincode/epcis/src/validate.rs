@@ -61,6 +61,19 @@ pub fn validate_with_positions(doc: &EpcisDocument, event_positions: &[Position]
     v.problems
 }
 
+/// Validates one event on its own, with the rules [`validate`] applies to each event of a
+/// document; problems name the event as `{list}[{index}]` (e.g. `[3].bizStep` for the fourth
+/// transaction of a list, with `list` empty).
+pub fn validate_event(event: &EpcisEvent, list: &str, index: usize) -> Vec<Problem> {
+    let mut v = Validator {
+        problems: Vec::new(),
+        event_index: Some(index),
+        position: None,
+    };
+    v.event(event, &Path::Index(&list, index));
+    v.problems
+}
+
 /// The `eventTimeZoneOffset` rule: `^[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)$`.
 pub fn is_valid_time_zone_offset(s: &str) -> bool {
     let b = s.as_bytes();

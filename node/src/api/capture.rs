@@ -357,7 +357,37 @@ pub async fn post_capture(
             .with("field", format!("[{i}]")));
         }
         event_count = txs.len();
-        to_submit.extend(txs.into_iter().enumerate());
+        // The chaincode checks what it needs; the EPCIS rules (syntax of identifiers and
+        // URIs, required fields) are checked here, as for a document, so that a signed
+        // event is held to the same rules as a captured one.
+        let problems: Vec<_> = txs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, tx)| match &tx.envelope.body {
+                TxBody::Epcis(event) => {
+                    Some(pedigree_epcis::validate::validate_event(event, "", i))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !problems.is_empty() && behaviour == "rollback" {
+            let list: Vec<Value> = problems.iter().map(problem_json).collect();
+            return Err(ApiError::validation(format!(
+                "{} problem(s); nothing was captured; first: {}",
+                problems.len(),
+                problems[0]
+            ))
+            .with("errors", list));
+        }
+        let bad: std::collections::BTreeSet<usize> =
+            problems.iter().filter_map(|p| p.event_index).collect();
+        errors.extend(problems.iter().map(problem_json));
+        to_submit.extend(
+            txs.into_iter()
+                .enumerate()
+                .filter(|(i, _)| !bad.contains(i)),
+        );
     } else {
         let (doc, positions) = parse_epcis(media.as_deref(), text)?;
         event_count = doc.events.len();

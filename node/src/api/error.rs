@@ -125,8 +125,13 @@ impl IntoResponse for ApiError {
 
 impl From<super::service::ReadError> for ApiError {
     fn from(error: super::service::ReadError) -> ApiError {
+        // The storage error (paths, record positions) is for the operator's log, not the client.
         tracing::error!(%error, "answered 500");
-        ApiError::internal(error.to_string()).with("read", error.what)
+        ApiError::internal(format!(
+            "ledger read failed ({}); the node's log has the storage error",
+            error.what
+        ))
+        .with("read", error.what)
     }
 }
 

@@ -60,7 +60,7 @@ pub use error::ApiError;
 pub use service::{
     BlockView, BoxFuture, CommitMark, Committed, EventField, InclusionProof, LedgerApi,
     LedgerStatus, NodeInfo, NodeRole, PeerStatus, ProofStep, ReadError, Side, StoredEvent,
-    SubmitError,
+    SubmitError, indexable,
 };
 
 use crate::config::TokenGrant;

@@ -1291,7 +1291,9 @@ impl<'a> Candidates<'a> {
         ]
         .into_iter()
         .flatten()
-        .find(|(_, values)| values.len() <= INDEXED_VALUES_MAX);
+        .find(|(_, values)| values.len() <= INDEXED_VALUES_MAX)
+        // The indexes hold no value with a zero byte ([`super::indexable`]): scan for those.
+        .filter(|(_, values)| values.iter().all(|value| super::indexable(value)));
         Candidates {
             ledger,
             index,

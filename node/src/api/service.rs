@@ -223,6 +223,14 @@ pub struct StoredEvent {
     pub tx_id: Digest32,
 }
 
+/// True for a value the EPC and field indexes may hold: one without a zero byte, which ends
+/// the value in their keys (a value `V\0…` would sort among `V`'s keys). Captured EPCIS
+/// cannot hold one (identifiers and URIs have no control characters); a signed transaction
+/// from a node that skipped that check could, and its event is then found by scanning.
+pub fn indexable(value: &str) -> bool {
+    !value.contains('\0')
+}
+
 /// An event field with a controlled vocabulary of its own, indexed by value beside the EPC
 /// index: the browse lists (`/bizSteps`, `/bizLocations`, ...) read the distinct values from
 /// it, and `EQ_bizLocation` / `EQ_readPoint` queries read their candidates from it.

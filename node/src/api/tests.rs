@@ -778,7 +778,14 @@ async fn a_failed_ledger_read_is_a_500_naming_it_never_not_found() {
         let body = reply.json();
         assert_eq!(body["read"], *what, "{uri}: {body}");
         let detail = body["detail"].as_str().unwrap();
-        assert!(detail.contains("IO error: injected"), "{uri}: {detail}");
+        assert!(
+            detail.contains(&format!("ledger read failed ({what})")),
+            "{uri}: {detail}"
+        );
+        assert!(
+            !detail.contains("injected"),
+            "{uri}: the storage error stays in the log"
+        );
     }
     // A capture must not take a failed duplicate check for "new".
     let event = commission(&["F2"], "L1", "2026-01-02T09:31:00Z");
@@ -2292,6 +2299,73 @@ async fn api_json_bodies_are_camel_case() {
     }
     let problem = h.get("/events?foo=1").await.json();
     assert_camel_case(&problem, "problem");
+}
+
+/// A client-signed event is held to the EPCIS rules a captured document is: a read point with
+/// a control character (which would also break the node's indexes) is refused, naming the
+/// transaction and the field; with `captureErrorBehaviour: proceed` the valid ones go on.
+#[tokio::test]
+async fn api_signed_events_are_validated_like_captured_ones() {
+    let h = harness();
+    let signed = |serial: &str, read_point: &str, nonce: u64| {
+        let mut event = pedigree_epcis::json::parse_document(&doc(&commission(
+            &[serial],
+            "L1",
+            "2026-01-02T09:30:00Z",
+        )))
+        .unwrap()
+        .events
+        .remove(0);
+        event.read_point = Some(pedigree_epcis::model::Location {
+            id: read_point.to_string(),
+            extensions: Vec::new(),
+        });
+        let body = pedigree_chaincode::TxBody::Epcis(Box::new(event));
+        let mut envelope = h.ledger.sign(body).unwrap().envelope;
+        envelope.nonce = nonce;
+        let tx = envelope.sign(&key(1));
+        hex::encode(tx.to_bytes())
+    };
+    let good = signed("N1", "urn:epc:id:sgln:0614141.00000.0", 1);
+    let bad = signed("N2", "urn:epc:id:sgln:0614141.00000.0\0x", 2);
+    let list = format!(r#"["{good}", "{bad}"]"#);
+    let post = |behaviour: &'static str| {
+        let h = &h;
+        let list = list.clone();
+        async move {
+            h.call(
+                "POST",
+                "/capture",
+                Some(MFG_WRITE),
+                &[
+                    ("content-type", capture::SIGNED_TXS_MEDIA_TYPE),
+                    ("gs1-capture-error-behaviour", behaviour),
+                    ("prefer", "wait=5"),
+                ],
+                list,
+            )
+            .await
+        }
+    };
+    let reply = post("rollback").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    let problem = reply.json();
+    assert_eq!(
+        problem["errors"][0]["field"], "[1].readPoint.id",
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["eventIndex"], 1, "{problem}");
+    assert!(
+        h.ledger.events_after(0, 10).unwrap().is_empty(),
+        "nothing captured"
+    );
+
+    let reply = post("proceed").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let job = reply.json();
+    assert_eq!(job["success"], false, "{job}");
+    assert_eq!(job["errors"][0]["eventIndex"], 1, "{job}");
+    assert_eq!(h.ledger.events_after(0, 10).unwrap().len(), 1, "{job}");
 }
 
 #[tokio::test]

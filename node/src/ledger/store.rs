@@ -16,7 +16,7 @@
 //! | `event_by_epc` | normalised EPC ‖ `0x00` ‖ `u64_be(seq)` | empty |
 //! | `event_by_id` | EPCIS `eventID` | `u64_be(seq)` |
 //! | `event_by_value` | field tag ([`EventField::tag`]) ‖ indexed value ‖ `0x00` ‖ `u64_be(last seq)` | `u64_be(first seq)` |
-//! | `meta` | `value_index` | empty: `event_by_value` covers every stored event |
+//! | `meta` | `value_index` | the format of `event_by_value`, which covers every stored event |
 //!
 //! An `event_by_value` entry is a run: the events `first..=last` of one block all have that
 //! value (a block of a hundred events from one line is one entry per field, not a hundred).
@@ -57,7 +57,7 @@ use pedigree_chaincode::{
 };
 use pedigree_epcis::model::EpcisEvent;
 
-use crate::api::EventField;
+use crate::api::{EventField, indexable};
 use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb, LedgerDbOptions};
 use serde::{Deserialize, Serialize};
 
@@ -68,8 +68,12 @@ use super::{LedgerError, Result};
 
 /// Key of the [`Head`] in the `meta` family.
 const META_HEAD: &[u8] = b"applied";
-/// Key of the marker in the `meta` family that says `event_by_value` covers every event.
+/// Key of the marker in the `meta` family that says `event_by_value` covers every event; its
+/// value is the index's format ([`VALUE_INDEX_FORMAT`]).
 const META_VALUE_INDEX: &[u8] = b"value_index";
+/// The format of `event_by_value`: its key layout and the normalisation of its values
+/// ([`EventField::key`]). A ledger whose marker holds another format gets the index rebuilt.
+const VALUE_INDEX_FORMAT: &[u8] = &[1];
 /// Events read per batch while `event_by_value` is built for an older ledger.
 const VALUE_INDEX_BUILD_BATCH: u64 = 10_000;
 /// Key of the registered nodes in the `meta` family.
@@ -223,6 +227,7 @@ fn event_epc_keys(event: &EpcisEvent, seq: u64) -> Vec<Vec<u8>> {
         .flatten()
         .flatten()
         .chain(&event.parent_id)
+        .filter(|epc| indexable(epc))
         .map(|epc| {
             let mut key = normalize_epc(epc).into_bytes();
             key.reserve_exact(9);
@@ -265,7 +270,7 @@ impl ValueRuns {
     /// events of a run): extends the runs it continues, writes those it ends.
     fn add(&mut self, event: &EpcisEvent, seq: u64, batch: &mut LedgerBatch) {
         for (field, open) in EventField::ALL.into_iter().zip(&mut self.open) {
-            let raw = field.raw(event);
+            let raw = field.raw(event).filter(|raw| indexable(raw));
             if let (Some(run), Some(raw)) = (open.as_mut(), raw)
                 && run.raw == raw
                 && run.last + 1 == seq
@@ -366,7 +371,11 @@ impl LedgerStore {
             event_seq: 0,
         };
         batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&head));
-        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), Vec::new());
+        batch.put(
+            Cf::Meta,
+            META_VALUE_INDEX.to_vec(),
+            VALUE_INDEX_FORMAT.to_vec(),
+        );
         self.db.write(batch)?;
         Ok(())
     }
@@ -376,10 +385,24 @@ impl LedgerStore {
     /// writes them, in batches, then the marker. The writes are logged; a crash before the
     /// marker only repeats the (idempotent) build.
     fn ensure_value_index(&self) -> Result<()> {
-        if self.db.contains(Cf::Meta, META_VALUE_INDEX)? {
+        if self.db.get(Cf::Meta, META_VALUE_INDEX)?.as_deref() == Some(VALUE_INDEX_FORMAT) {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        // Whatever an earlier format left goes first.
+        loop {
+            let stale = self
+                .db
+                .range(Cf::EventByValue, &[], None, VALUE_INDEX_BUILD_BATCH)?;
+            if stale.is_empty() {
+                break;
+            }
+            let mut batch = LedgerBatch::new();
+            for (key, _) in stale {
+                batch.delete(Cf::EventByValue, key);
+            }
+            self.db.write(batch)?;
+        }
         let mut after = 0;
         let mut runs = ValueRuns::default();
         let mut height = 0;
@@ -399,7 +422,11 @@ impl LedgerStore {
         }
         let mut batch = LedgerBatch::new();
         runs.finish(&mut batch);
-        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), Vec::new());
+        batch.put(
+            Cf::Meta,
+            META_VALUE_INDEX.to_vec(),
+            VALUE_INDEX_FORMAT.to_vec(),
+        );
         self.db.write(batch)?;
         if after > 0 {
             tracing::info!(
@@ -1780,7 +1807,84 @@ mod tests {
         let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
         assert_eq!(answers(&store), before);
         assert_eq!(dump(&store), index, "built as the blocks wrote it");
-        assert!(store.db.contains(Cf::Meta, META_VALUE_INDEX).expect("read"));
+
+        // An index of another format is replaced, whatever it held.
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::EventByValue, b"stale".to_vec(), Vec::new());
+        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), vec![0]);
+        store.db.write(batch).expect("write");
+        drop(store);
+        let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
+        assert_eq!(dump(&store), index, "rebuilt");
+        assert_eq!(
+            store
+                .db
+                .get(Cf::Meta, META_VALUE_INDEX)
+                .expect("read")
+                .as_deref(),
+            Some(VALUE_INDEX_FORMAT)
+        );
+    }
+
+    /// A value with a zero byte (which would sort among the keys of the value before it) is
+    /// left out of the indexes, so the value before it still answers.
+    #[test]
+    fn values_with_a_zero_byte_stay_out_of_the_indexes() {
+        let genesis = genesis();
+        let observe = |read_point: &str, minute: u32| {
+            format!(
+                r#"{{"type": "ObjectEvent", "eventTime": "2026-01-01T09:{minute:02}:00Z", "eventTimeZoneOffset": "+00:00",
+                  "epcList": ["urn:epc:id:sgtin:0614141.007346.Z1"], "action": "OBSERVE",
+                  "bizStep": "inspecting", "readPoint": {{"id": "{read_point}"}}}}"#
+            )
+        };
+        let q1 = "urn:epc:id:sgln:0614141.00000.Q1";
+        let txs = vec![
+            mfg_event(
+                &genesis,
+                &commission(&["Z1"], "LOTZ", "2026-01-01T08:00:00Z"),
+                1,
+            ),
+            mfg_event(&genesis, &observe(q1, 1), 2),
+            // Q1's indexed value, then a zero byte.
+            mfg_event(
+                &genesis,
+                &observe(&format!("{}\\u0000x", EventField::ReadPoint.key(q1)), 2),
+                3,
+            ),
+            mfg_event(&genesis, &observe(q1, 3), 4),
+        ];
+        let directory = tempfile::tempdir().expect("temp dir");
+        let store = temp_store(directory.path(), "ledger", &genesis);
+        let mut head = store.check_head().expect("head");
+        let payload = proposal(1_767_225_700_000, txs);
+        let index = head.applied_index + 1;
+        let applied = store
+            .apply_entry(&mut head, index, &[payload.as_slice()])
+            .expect("apply");
+        let outcomes: Vec<Outcome> = applied[0].receipts.iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Applied; 4]);
+        let stored = store.events_after(2, 1).expect("read");
+        assert!(
+            stored[0]
+                .event
+                .read_point
+                .as_ref()
+                .unwrap()
+                .id
+                .contains('\0')
+        );
+        let seqs: Vec<u64> = store
+            .events_by_field(EventField::ReadPoint, q1, 0, 10)
+            .expect("no corrupt run")
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        assert_eq!(seqs, [2, 4]);
+        let values = store
+            .field_values_after(EventField::ReadPoint, None, 10)
+            .expect("read");
+        assert_eq!(values.len(), 2, "{values:?}");
     }
 
     /// Copies a database folder as a crash would leave it (files only; the memtables lost).
