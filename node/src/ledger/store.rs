@@ -16,7 +16,7 @@
 //! | `event_by_epc` | normalised EPC ‖ `0x00` ‖ `u64_be(seq)` | empty |
 //! | `event_by_id` | EPCIS `eventID` | `u64_be(seq)` |
 //! | `event_by_value` | field tag ([`EventField::tag`]) ‖ indexed value ‖ `0x00` ‖ `u64_be(last seq)` | `u64_be(first seq)` |
-//! | `meta` | `value_index` | the format of `event_by_value`, which covers every stored event |
+//! | `meta` | `epc_index`, `value_index` | the format of `event_by_epc` / `event_by_value`, which cover every stored event |
 //!
 //! An `event_by_value` entry is a run: the events `first..=last` of one block all have that
 //! value (a block of a hundred events from one line is one entry per field, not a hundred).
@@ -68,14 +68,44 @@ use super::{LedgerError, Result};
 
 /// Key of the [`Head`] in the `meta` family.
 const META_HEAD: &[u8] = b"applied";
-/// Key of the marker in the `meta` family that says `event_by_value` covers every event; its
-/// value is the index's format ([`VALUE_INDEX_FORMAT`]).
-const META_VALUE_INDEX: &[u8] = b"value_index";
-/// The format of `event_by_value`: its key layout and the normalisation of its values
-/// ([`EventField::key`]). A ledger whose marker holds another format gets the index rebuilt.
-const VALUE_INDEX_FORMAT: &[u8] = &[1];
-/// Events read per batch while `event_by_value` is built for an older ledger.
-const VALUE_INDEX_BUILD_BATCH: u64 = 10_000;
+/// An index of the event store kept beside it, and the marker in the `meta` family that says
+/// which format it has. A ledger whose marker holds another format gets the index rebuilt from
+/// the event store when it is opened ([`LedgerStore::ensure_index`]).
+struct EventIndex {
+    cf: Cf,
+    marker: &'static [u8],
+    /// The key layout and the normalisation of the values.
+    format: &'static [u8],
+    /// True if a ledger without the marker already holds this format (the index is older
+    /// than the marker): the marker is then just written.
+    unmarked_is_current: bool,
+}
+
+/// `event_by_epc`: normalised EPCs ([`normalize_epc`]).
+const EPC_INDEX: EventIndex = EventIndex {
+    cf: Cf::EventByEpc,
+    marker: b"epc_index",
+    format: &[1],
+    unmarked_is_current: true,
+};
+
+/// `event_by_value`: runs of field values ([`EventField::key`]).
+const VALUE_INDEX: EventIndex = EventIndex {
+    cf: Cf::EventByValue,
+    marker: b"value_index",
+    format: &[1],
+    unmarked_is_current: false,
+};
+
+/// Key of the field index's marker (tests).
+#[cfg(test)]
+const META_VALUE_INDEX: &[u8] = VALUE_INDEX.marker;
+/// The field index's format (tests).
+#[cfg(test)]
+const VALUE_INDEX_FORMAT: &[u8] = VALUE_INDEX.format;
+
+/// Events read (and index entries deleted) per batch while an index is rebuilt.
+const INDEX_BUILD_BATCH: u64 = 10_000;
 /// Key of the registered nodes in the `meta` family.
 const META_PEERS: &[u8] = b"peers";
 
@@ -306,6 +336,48 @@ impl ValueRun {
     }
 }
 
+/// Writes an event index's entries for the stored events, given in order.
+trait IndexBuilder {
+    /// The entries of `stored` (or holds them back until a later event or `finish`).
+    fn add(&mut self, stored: &StoredEventRecord, batch: &mut LedgerBatch);
+    /// Whatever is held back.
+    fn finish(&mut self, batch: &mut LedgerBatch);
+}
+
+/// `event_by_epc`, as [`event_epc_keys`] gives it.
+struct EpcIndexBuilder;
+
+impl IndexBuilder for EpcIndexBuilder {
+    fn add(&mut self, stored: &StoredEventRecord, batch: &mut LedgerBatch) {
+        for key in event_epc_keys(&stored.event, stored.seq) {
+            batch.put(Cf::EventByEpc, key, Vec::new());
+        }
+    }
+
+    fn finish(&mut self, _batch: &mut LedgerBatch) {}
+}
+
+/// `event_by_value`: runs ending with their block, as applying the blocks writes them.
+#[derive(Default)]
+struct ValueIndexBuilder {
+    runs: ValueRuns,
+    height: u64,
+}
+
+impl IndexBuilder for ValueIndexBuilder {
+    fn add(&mut self, stored: &StoredEventRecord, batch: &mut LedgerBatch) {
+        if stored.block_height != self.height {
+            std::mem::take(&mut self.runs).finish(batch);
+            self.height = stored.block_height;
+        }
+        self.runs.add(&stored.event, stored.seq, batch);
+    }
+
+    fn finish(&mut self, batch: &mut LedgerBatch) {
+        std::mem::take(&mut self.runs).finish(batch);
+    }
+}
+
 fn receipt_key(height: u64, index: u32) -> Vec<u8> {
     let mut key = height.to_be_bytes().to_vec();
     key.extend_from_slice(&index.to_be_bytes());
@@ -347,7 +419,7 @@ impl LedgerStore {
             store.write_genesis()?;
         }
         store.check_head()?;
-        store.ensure_value_index()?;
+        store.ensure_indexes()?;
         Ok(Arc::new(store))
     }
 
@@ -371,68 +443,64 @@ impl LedgerStore {
             event_seq: 0,
         };
         batch.put(Cf::Meta, META_HEAD.to_vec(), codec::encode(&head));
-        batch.put(
-            Cf::Meta,
-            META_VALUE_INDEX.to_vec(),
-            VALUE_INDEX_FORMAT.to_vec(),
-        );
+        for index in [EPC_INDEX, VALUE_INDEX] {
+            batch.put(Cf::Meta, index.marker.to_vec(), index.format.to_vec());
+        }
         self.db.write(batch)?;
         Ok(())
     }
 
-    /// Builds `event_by_value` from the event store if the ledger predates it (no
-    /// `meta/value_index` marker): the runs of every block, exactly as applying the blocks
-    /// writes them, in batches, then the marker. The writes are logged; a crash before the
-    /// marker only repeats the (idempotent) build.
-    fn ensure_value_index(&self) -> Result<()> {
-        if self.db.get(Cf::Meta, META_VALUE_INDEX)?.as_deref() == Some(VALUE_INDEX_FORMAT) {
+    /// Brings both event indexes to this build's format ([`LedgerStore::ensure_index`]).
+    fn ensure_indexes(&self) -> Result<()> {
+        self.ensure_index(&EPC_INDEX, &mut EpcIndexBuilder)?;
+        self.ensure_index(&VALUE_INDEX, &mut ValueIndexBuilder::default())
+    }
+
+    /// Rebuilds `index` from the event store unless its marker holds its format: deletes what
+    /// an earlier format left, passes every stored event in order to `builder`, then writes
+    /// what it held back with the marker. The writes are logged; a crash before the marker
+    /// only repeats the build.
+    fn ensure_index(&self, index: &EventIndex, builder: &mut impl IndexBuilder) -> Result<()> {
+        let marker = self.db.get(Cf::Meta, index.marker)?;
+        if marker.as_deref() == Some(index.format) {
             return Ok(());
         }
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::Meta, index.marker.to_vec(), index.format.to_vec());
+        if marker.is_none() && index.unmarked_is_current {
+            return Ok(self.db.write(batch)?);
+        }
         let started = std::time::Instant::now();
-        // Whatever an earlier format left goes first.
         loop {
-            let stale = self
-                .db
-                .range(Cf::EventByValue, &[], None, VALUE_INDEX_BUILD_BATCH)?;
+            let stale = self.db.range(index.cf, &[], None, INDEX_BUILD_BATCH)?;
             if stale.is_empty() {
                 break;
             }
-            let mut batch = LedgerBatch::new();
+            let mut deletes = LedgerBatch::new();
             for (key, _) in stale {
-                batch.delete(Cf::EventByValue, key);
+                deletes.delete(index.cf, key);
             }
-            self.db.write(batch)?;
+            self.db.write(deletes)?;
         }
         let mut after = 0;
-        let mut runs = ValueRuns::default();
-        let mut height = 0;
         loop {
-            let events = self.events_after(after, VALUE_INDEX_BUILD_BATCH)?;
+            let events = self.events_after(after, INDEX_BUILD_BATCH)?;
             let Some(last) = events.last() else { break };
             after = last.seq;
-            let mut batch = LedgerBatch::new();
+            let mut entries = LedgerBatch::new();
             for stored in &events {
-                if stored.block_height != height {
-                    std::mem::take(&mut runs).finish(&mut batch);
-                    height = stored.block_height;
-                }
-                runs.add(&stored.event, stored.seq, &mut batch);
+                builder.add(stored, &mut entries);
             }
-            self.db.write(batch)?;
+            self.db.write(entries)?;
         }
-        let mut batch = LedgerBatch::new();
-        runs.finish(&mut batch);
-        batch.put(
-            Cf::Meta,
-            META_VALUE_INDEX.to_vec(),
-            VALUE_INDEX_FORMAT.to_vec(),
-        );
+        builder.finish(&mut batch);
         self.db.write(batch)?;
         if after > 0 {
             tracing::info!(
+                index = index.cf.name(),
                 events = after,
                 elapsed_ms = started.elapsed().as_millis() as u64,
-                "built the event field index (bizStep, disposition, bizLocation, readPoint)"
+                "built an index of the event store"
             );
         }
         Ok(())
@@ -831,7 +899,7 @@ impl LedgerStore {
         }
         self.db.import(data)?;
         let restored = self.check_head()?;
-        self.ensure_value_index()?;
+        self.ensure_indexes()?;
         if restored.applied_index != index {
             return Err(LedgerError::Corrupt(format!(
                 "snapshot for index {index} holds applied index {}",
@@ -1824,6 +1892,30 @@ mod tests {
                 .as_deref(),
             Some(VALUE_INDEX_FORMAT)
         );
+
+        // The EPC index: without a marker it is taken as current (it is older than markers);
+        // with another format it is rebuilt.
+        let epcs = |store: &LedgerStore| {
+            store
+                .db
+                .range(Cf::EventByEpc, &[], None, u64::MAX)
+                .expect("read")
+        };
+        let epc_index = epcs(&store);
+        assert!(!epc_index.is_empty());
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::EventByEpc, b"stale".to_vec(), Vec::new());
+        batch.delete(Cf::Meta, EPC_INDEX.marker.to_vec());
+        store.db.write(batch).expect("write");
+        drop(store);
+        let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
+        assert_eq!(epcs(&store).len(), epc_index.len() + 1, "kept as it was");
+        let mut batch = LedgerBatch::new();
+        batch.put(Cf::Meta, EPC_INDEX.marker.to_vec(), vec![0]);
+        store.db.write(batch).expect("write");
+        drop(store);
+        let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
+        assert_eq!(epcs(&store), epc_index, "rebuilt");
     }
 
     /// A value with a zero byte (which would sort among the keys of the value before it) is
