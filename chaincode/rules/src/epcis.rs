@@ -8,7 +8,7 @@
 //! | ObjectEvent | OBSERVE/DELETE | `shipping` | [`Op::Ship`] to the destination `possessing_party`, else `owning_party`, else `location` |
 //! | ObjectEvent | OBSERVE | `receiving` | [`Op::Receive`] |
 //! | ObjectEvent | OBSERVE/DELETE | `dispensing` | [`Op::Decommission`] Dispensed |
-//! | ObjectEvent | OBSERVE/DELETE | `destroying` | [`Op::Decommission`] Destroyed |
+//! | ObjectEvent | OBSERVE/DELETE | `destroying` | [`Op::Decommission`] Destroyed (a never-commissioned code: burnt by the orgs that may commission it) |
 //! | ObjectEvent | OBSERVE/DELETE | `sampling` | [`Op::Decommission`] Sample |
 //! | ObjectEvent | OBSERVE/DELETE | `decommissioning` + disposition `stolen` / `dispensed` / `destroyed` / [`EXPORTED_DISPOSITION`]¹ | [`Op::Decommission`] of that kind |
 //! | ObjectEvent | OBSERVE | `accepting` + disposition `active` or `sellable_accessible` | [`Op::Reinstate`] (EU FMD undo) |

@@ -1007,8 +1007,21 @@ fn decommission(
     }
     let today = ev.today();
     let mut trees = Vec::with_capacity(objects.len());
+    // Codes that never entered the supply chain (printed, then rejected on the line before
+    // commissioning) are destroyed by their brand owner or its delegate: the serial is burnt,
+    // so it can never be commissioned later.
+    let mut burnt = Vec::new();
     for object in objects {
-        let record = require_for_update(state, object)?;
+        let record = match load_for_update(state, object) {
+            Some(record) => record,
+            None if kind == DecommissionKind::Destroyed
+                && may_commission(state, ev.org, object) =>
+            {
+                burnt.push(object);
+                continue;
+            }
+            None => require_for_update(state, object)?,
+        };
         let governing = effective(state, &record);
         require_held_active(object, &governing, ev.org)?;
         check_affected(object, &record)?;
@@ -1047,6 +1060,26 @@ fn decommission(
         timestamp_ms: ev.timestamp_ms,
         location: location.map(str::to_string),
     };
+    for object in burnt {
+        // No lot or expiry is known; the destroying event is the record's first event.
+        let mut record = ObjectRecord {
+            lot: None,
+            expiry: None,
+            status: kind.status(),
+            custodian: ev.org.to_string(),
+            in_transit_to: None,
+            shipment: None,
+            parent: None,
+            children: Vec::new(),
+            contents: Vec::new(),
+            contents_total: 0,
+            decommissioning: Some(decommissioning.clone()),
+            commissioned_by: ev.org.to_string(),
+            commissioned_event: ev.event_hash,
+            last_event_seq: 0,
+        };
+        save_object(state, ev, object, &mut record);
+    }
     for (root, mut record, governing) in trees {
         // Taking a unit out of a case to dispense it removes it from the case; it takes
         // over the custody it had through the case.

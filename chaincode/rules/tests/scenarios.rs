@@ -935,6 +935,55 @@ fn revert_within_ten_days_by_the_same_org() {
     );
 }
 
+/// A code printed and rejected on the line before it was commissioned is destroyed by its brand
+/// owner: the serial is burnt (Destroyed, no lot), can never be commissioned, and verifies as
+/// not for redistribution. Nobody else may burn it, and other decommissionings of an unknown
+/// code stay refused.
+#[test]
+fn destroying_a_never_commissioned_code_burns_the_serial() {
+    let mut net = Net::new();
+    let destroy = |objects| Op::Decommission {
+        objects,
+        kind: DecommissionKind::Destroyed,
+        location: None,
+    };
+    check(&net.op("dist", destroy(vec![unit(7)])), "UnknownObject");
+    check(
+        &net.op(
+            "mfg",
+            Op::Decommission {
+                objects: vec![unit(7)],
+                kind: DecommissionKind::Dispensed,
+                location: None,
+            },
+        ),
+        "UnknownObject",
+    );
+    check(&net.op("mfg", destroy(vec![unit(7)])), "Applied");
+    check(
+        &net.op("mfg", commission(vec![unit(7)], "L1")),
+        "DuplicateSerial",
+    );
+    check(
+        &net.op("mfg", destroy(vec![unit(7)])),
+        "ObjectDecommissioned",
+    );
+    let verification = query::verify(&net.state, &unit_gtin(), "U7", None, None, 20260101);
+    assert!(!verification.verified);
+    assert_eq!(
+        verification.failure_reason,
+        Some(FailureReason::NotForRedistribution)
+    );
+    assert_eq!(verification.status, Some(QueryStatus::Destroyed));
+    // Known and unknown codes together: the known one is destroyed, the unknown one burnt.
+    check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
+    check(&net.op("mfg", destroy(vec![unit(0), unit(8)])), "Applied");
+    for serial in ["U0", "U8"] {
+        let v = query::verify(&net.state, &unit_gtin(), serial, None, None, 20260101);
+        assert_eq!(v.status, Some(QueryStatus::Destroyed), "{serial}");
+    }
+}
+
 #[test]
 fn exported_stolen_destroyed_cannot_be_reverted() {
     for kind in [

@@ -4,7 +4,7 @@
 //! | line event | EPCIS event |
 //! |---|---|
 //! | verified print | ObjectEvent ADD, `commissioning`, `active`, ILMD `cbvmda:lotNumber` + `cbvmda:itemExpirationDate`; many packs of one GTIN/lot/expiry per event |
-//! | rejected / scrapped code | ObjectEvent DELETE, `destroying`, `destroyed` |
+//! | rejected / scrapped code | ObjectEvent DELETE, `destroying`, `destroyed` (a code never commissioned is burnt by the ledger: docs/chaincode.md) |
 //! | aggregation | AggregationEvent ADD, `packing`, `in_progress` |
 //! | dispatch | ObjectEvent OBSERVE, `shipping`, `in_transit`, source and destination lists (owning party + location), optional `desadv` business transaction |
 //!
