@@ -243,7 +243,8 @@ pub struct ObjectRecord {
     /// Org that commissioned it.
     pub commissioned_by: OrgId,
     /// Hash of the commissioning event (its history entry is derived from the event
-    /// record, so commissioning writes no per-object history).
+    /// record, so commissioning writes no per-object history); all zeros for a serial burnt
+    /// without commissioning (destroyed by its brand owner while unknown to the ledger).
     pub commissioned_event: Digest32,
     /// Event sequence number of the last event that changed this record.
     pub last_event_seq: u64,

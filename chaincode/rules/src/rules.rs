@@ -1061,7 +1061,7 @@ fn decommission(
         location: location.map(str::to_string),
     };
     for object in burnt {
-        // No lot or expiry is known; the destroying event is the record's first event.
+        // No lot, expiry or commissioning event; the destroying event is its only history.
         let mut record = ObjectRecord {
             lot: None,
             expiry: None,
@@ -1075,10 +1075,11 @@ fn decommission(
             contents_total: 0,
             decommissioning: Some(decommissioning.clone()),
             commissioned_by: ev.org.to_string(),
-            commissioned_event: ev.event_hash,
+            commissioned_event: [0; 32],
             last_event_seq: 0,
         };
         save_object(state, ev, object, &mut record);
+        history(state, ev, object, HistoryAction::Decommissioned(kind), None);
     }
     for (root, mut record, governing) in trees {
         // Taking a unit out of a case to dispense it removes it from the case; it takes

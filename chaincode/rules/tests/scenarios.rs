@@ -975,6 +975,13 @@ fn destroying_a_never_commissioned_code_burns_the_serial() {
         Some(FailureReason::NotForRedistribution)
     );
     assert_eq!(verification.status, Some(QueryStatus::Destroyed));
+    let trace = query::trace(&net.state, &unit(7)).unwrap();
+    let actions: Vec<&HistoryAction> = trace.history.iter().map(|e| &e.action).collect();
+    assert_eq!(
+        actions,
+        [&HistoryAction::Decommissioned(DecommissionKind::Destroyed)],
+        "never commissioned"
+    );
     // Known and unknown codes together: the known one is destroyed, the unknown one burnt.
     check(&net.op("mfg", commission(units(0..1), "L1")), "Applied");
     check(&net.op("mfg", destroy(vec![unit(0), unit(8)])), "Applied");
