@@ -531,6 +531,27 @@ fn may_commission(state: &impl StateView, org: &str, object: &ObjectKey) -> bool
     }
 }
 
+/// A new object held by `org`, active, unpacked and empty, without lot or expiry, first
+/// recorded by the event `commissioned_event`.
+fn new_record(org: &str, commissioned_event: Digest32) -> ObjectRecord {
+    ObjectRecord {
+        lot: None,
+        expiry: None,
+        status: ObjectStatus::Active,
+        custodian: org.to_string(),
+        in_transit_to: None,
+        shipment: None,
+        parent: None,
+        children: Vec::new(),
+        contents: Vec::new(),
+        contents_total: 0,
+        decommissioning: None,
+        commissioned_by: org.to_string(),
+        commissioned_event,
+        last_event_seq: 0,
+    }
+}
+
 fn commission(
     state: &mut impl StateView,
     ev: &mut EventCtx<'_>,
@@ -600,18 +621,7 @@ fn commission(
                 None
             },
             expiry: if is_sgtin { expiry } else { None },
-            status: ObjectStatus::Active,
-            custodian: ev.org.to_string(),
-            in_transit_to: None,
-            shipment: None,
-            parent: None,
-            children: Vec::new(),
-            contents: Vec::new(),
-            contents_total: 0,
-            decommissioning: None,
-            commissioned_by: ev.org.to_string(),
-            commissioned_event: ev.event_hash,
-            last_event_seq: 0,
+            ..new_record(ev.org, ev.event_hash)
         };
         save_object(state, ev, object, &mut record);
         if let (ObjectKey::Sgtin { gtin, serial }, Some(lot)) = (object, lot) {
@@ -639,22 +649,7 @@ fn pack(
         Some(record) => record,
         // A logistic unit (SSCC) may be created by packing it, as EPCIS flows often do.
         None if matches!(parent, ObjectKey::Sscc(_)) && may_commission(state, ev.org, parent) => {
-            ObjectRecord {
-                lot: None,
-                expiry: None,
-                status: ObjectStatus::Active,
-                custodian: ev.org.to_string(),
-                in_transit_to: None,
-                shipment: None,
-                parent: None,
-                children: Vec::new(),
-                contents: Vec::new(),
-                contents_total: 0,
-                decommissioning: None,
-                commissioned_by: ev.org.to_string(),
-                commissioned_event: ev.event_hash,
-                last_event_seq: 0,
-            }
+            new_record(ev.org, ev.event_hash)
         }
         None => {
             return reject(
@@ -1063,20 +1058,9 @@ fn decommission(
     for object in burnt {
         // No lot, expiry or commissioning event; the destroying event is its only history.
         let mut record = ObjectRecord {
-            lot: None,
-            expiry: None,
             status: kind.status(),
-            custodian: ev.org.to_string(),
-            in_transit_to: None,
-            shipment: None,
-            parent: None,
-            children: Vec::new(),
-            contents: Vec::new(),
-            contents_total: 0,
             decommissioning: Some(decommissioning.clone()),
-            commissioned_by: ev.org.to_string(),
-            commissioned_event: [0; 32],
-            last_event_seq: 0,
+            ..new_record(ev.org, [0; 32])
         };
         save_object(state, ev, object, &mut record);
         history(state, ev, object, HistoryAction::Decommissioned(kind), None);

@@ -116,6 +116,29 @@ fn unsupported(media: Option<&str>) -> ApiError {
 }
 
 /// A validation problem as JSON.
+/// What validation `problems` mean for a capture: under `rollback`, or with a problem of the
+/// document itself, nothing is captured (the error lists them all); otherwise the events with
+/// problems are left out (returned) and their problems join the job's `errors`.
+fn triage(
+    problems: &[pedigree_epcis::validate::Problem],
+    behaviour: &str,
+    errors: &mut Vec<Value>,
+) -> Result<std::collections::BTreeSet<usize>, ApiError> {
+    let document_level = problems.iter().any(|p| p.event_index.is_none());
+    if let Some(first) = problems.first()
+        && (behaviour == "rollback" || document_level)
+    {
+        let list: Vec<Value> = problems.iter().map(problem_json).collect();
+        return Err(ApiError::validation(format!(
+            "{} problem(s); nothing was captured; first: {first}",
+            problems.len()
+        ))
+        .with("errors", list));
+    }
+    errors.extend(problems.iter().map(problem_json));
+    Ok(problems.iter().filter_map(|p| p.event_index).collect())
+}
+
 fn problem_json(problem: &pedigree_epcis::validate::Problem) -> Value {
     let mut value = json!({
         "type": "epcisException:ValidationException",
@@ -371,18 +394,7 @@ pub async fn post_capture(
             })
             .flatten()
             .collect();
-        if !problems.is_empty() && behaviour == "rollback" {
-            let list: Vec<Value> = problems.iter().map(problem_json).collect();
-            return Err(ApiError::validation(format!(
-                "{} problem(s); nothing was captured; first: {}",
-                problems.len(),
-                problems[0]
-            ))
-            .with("errors", list));
-        }
-        let bad: std::collections::BTreeSet<usize> =
-            problems.iter().filter_map(|p| p.event_index).collect();
-        errors.extend(problems.iter().map(problem_json));
+        let bad = triage(&problems, &behaviour, &mut errors)?;
         to_submit.extend(
             txs.into_iter()
                 .enumerate()
@@ -395,23 +407,7 @@ pub async fn post_capture(
             return Err(too_many(doc.events.len(), max));
         }
         let problems = pedigree_epcis::validate::validate_with_positions(&doc, &positions);
-        let document_level = problems.iter().any(|p| p.event_index.is_none());
-        if !problems.is_empty() && (behaviour == "rollback" || document_level) {
-            let list: Vec<Value> = problems.iter().map(problem_json).collect();
-            return Err(ApiError::validation(format!(
-                "{} problem(s); nothing was captured; first: {}",
-                problems.len(),
-                problems[0]
-            ))
-            .with("errors", list));
-        }
-        let mut bad = std::collections::BTreeSet::new();
-        for problem in &problems {
-            if let Some(i) = problem.event_index {
-                bad.insert(i);
-                errors.push(problem_json(problem));
-            }
-        }
+        let bad = triage(&problems, &behaviour, &mut errors)?;
         for (i, event) in doc.events.into_iter().enumerate() {
             if bad.contains(&i) {
                 continue;
