@@ -16,7 +16,7 @@ use super::auth::ReadAuth;
 use super::binding::{EpcFormat, Presentation};
 use super::epc;
 use super::error::ApiError;
-use super::query::{self, EventQuery};
+use super::query::{self, EventQuery, Index};
 use super::util::{self, parse_query};
 use super::{EventField, PER_PAGE_DEFAULT, PER_PAGE_MAX, Routes, Shared};
 use axum::Json;
@@ -100,24 +100,25 @@ impl Kind {
         }
     }
 
-    /// The index behind this kind's list (`None` for event types, which are the five
-    /// standard ones, and for EPCs, which have an index of their own).
-    fn field(self) -> Option<EventField> {
-        match self {
-            Kind::EventTypes | Kind::Epcs => None,
-            Kind::BizSteps => Some(EventField::BizStep),
-            Kind::Dispositions => Some(EventField::Disposition),
-            Kind::BizLocations => Some(EventField::BizLocation),
-            Kind::ReadPoints => Some(EventField::ReadPoint),
-        }
+    /// The index behind this kind's list (`None` for event types: the five standard ones).
+    fn index(self) -> Option<Index> {
+        let field = match self {
+            Kind::EventTypes => return None,
+            Kind::Epcs => return Some(Index::Epc),
+            Kind::BizSteps => EventField::BizStep,
+            Kind::Dispositions => EventField::Disposition,
+            Kind::BizLocations => EventField::BizLocation,
+            Kind::ReadPoints => EventField::ReadPoint,
+        };
+        Some(Index::Field(field))
     }
 
     /// The comparison key of a value given in a path.
     fn key(self, value: &str) -> String {
-        match (self, self.field()) {
-            (_, Some(field)) => field.key(value),
-            (Kind::Epcs, None) => epc::normalize(value),
-            _ => value.trim().to_string(),
+        match self.index() {
+            Some(Index::Field(field)) => field.key(value),
+            Some(Index::Epc) => epc::normalize(value),
+            None => value.trim().to_string(),
         }
     }
 
@@ -172,18 +173,11 @@ async fn list(
     }
     let presentation = Presentation::from_headers(&headers, &state)?;
     // Each list is read from an index, one seek per value, whatever the ledger's size.
-    let mut page: Vec<String> = match kind.field() {
-        Some(field) => {
+    let mut page: Vec<String> = match kind.index() {
+        Some(index) => {
             let after = after.clone();
             read_ledger(&state, move |ledger| {
-                ledger.field_values_after(field, after.as_deref(), per_page + 1)
-            })
-            .await??
-        }
-        None if kind == Kind::Epcs => {
-            let after = after.clone();
-            read_ledger(&state, move |ledger| {
-                ledger.epcs_after(after.as_deref(), per_page + 1)
+                index.values(ledger, after.as_deref(), per_page + 1)
             })
             .await??
         }
@@ -226,19 +220,11 @@ async fn list(
 
 async fn item(kind: Kind, state: Shared, id: String) -> Result<Response, ApiError> {
     let key = kind.key(&id);
-    let known = match kind.field() {
-        Some(field) => {
+    let known = match kind.index() {
+        Some(index) => {
             read_ledger(&state, move |ledger| {
-                ledger
-                    .events_by_field(field, &key, 0, 1)
-                    .map(|events| !events.is_empty())
-            })
-            .await??
-        }
-        None if kind == Kind::Epcs => {
-            read_ledger(&state, move |ledger| {
-                ledger
-                    .events_by_epc(&key, 0, 1)
+                index
+                    .events(ledger, &key, 0, 1)
                     .map(|events| !events.is_empty())
             })
             .await??

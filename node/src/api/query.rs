@@ -1252,13 +1252,43 @@ pub(super) struct Candidates<'a> {
     batch: usize,
 }
 
-/// An index of the ledger a query can read its candidates from.
+/// An index of the ledger: queries read their candidates from it, the browse resources their
+/// lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Index {
+pub(super) enum Index {
     /// The EPC index ([`super::LedgerApi::events_by_epc`]).
     Epc,
     /// A field index ([`super::LedgerApi::events_by_field`]).
     Field(EventField),
+}
+
+impl Index {
+    /// Up to `limit` events with `seq > after` that this index lists under `value`.
+    pub(super) fn events(
+        self,
+        ledger: &dyn super::LedgerApi,
+        value: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ReadError> {
+        match self {
+            Index::Epc => ledger.events_by_epc(value, after, limit),
+            Index::Field(field) => ledger.events_by_field(field, value, after, limit),
+        }
+    }
+
+    /// Up to `limit` distinct values of this index that sort after `after`, ascending.
+    pub(super) fn values(
+        self,
+        ledger: &dyn super::LedgerApi,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, ReadError> {
+        match self {
+            Index::Epc => ledger.epcs_after(after, limit),
+            Index::Field(field) => ledger.field_values_after(field, after, limit),
+        }
+    }
 }
 
 impl<'a> Candidates<'a> {
@@ -1316,12 +1346,7 @@ impl<'a> Candidates<'a> {
         // what every full answer covers, and read the rest from there next time.
         let mut merged = Vec::new();
         for value in values {
-            let events = match index {
-                Index::Epc => self.ledger.events_by_epc(value, after, self.batch)?,
-                Index::Field(field) => self
-                    .ledger
-                    .events_by_field(field, value, after, self.batch)?,
-            };
+            let events = index.events(self.ledger, value, after, self.batch)?;
             if events.len() >= self.batch
                 && let Some(last) = events.last()
             {

@@ -233,7 +233,8 @@ pub fn indexable(value: &str) -> bool {
 
 /// An event field with a controlled vocabulary of its own, indexed by value beside the EPC
 /// index: the browse lists (`/bizSteps`, `/bizLocations`, ...) read the distinct values from
-/// it, and `EQ_bizLocation` / `EQ_readPoint` queries read their candidates from it.
+/// it, and queries on these fields (`EQ_bizLocation`, `EQ_readPoint`, `EQ_bizStep`,
+/// `EQ_disposition`) read their candidates from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventField {
     /// `bizStep`, as a CBV bare word when standard.

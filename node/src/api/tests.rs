@@ -2643,12 +2643,7 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
             .map(|stored| stored.seq)
             .collect();
         for parameter in ["MATCH_anyEPC", "MATCH_epc"] {
-            let q = query::EventQuery::from_pairs(
-                vec![(parameter.to_string(), wanted.join("|"))],
-                &[],
-                "/events",
-            )
-            .expect("valid query");
+            let q = events_query(vec![(parameter.to_string(), wanted.join("|"))]);
             assert_index_finds(
                 &h,
                 &q,
@@ -2659,21 +2654,21 @@ async fn api_epc_queries_read_the_index_and_find_what_a_scan_finds() {
         }
     }
     // An EPC that only appears as an EPC class is not in the index.
-    let q = query::EventQuery::from_pairs(
-        vec![(
-            "MATCH_anyEPC".into(),
-            "urn:epc:class:lgtin:0614141.007346.LOT1".into(),
-        )],
-        &[],
-        "/events",
-    )
-    .expect("valid query");
+    let q = events_query(vec![(
+        "MATCH_anyEPC".into(),
+        "urn:epc:class:lgtin:0614141.007346.LOT1".into(),
+    )]);
     assert!(
         query::run_query(h.ledger.as_ref(), &q)
             .unwrap()
             .0
             .is_empty()
     );
+}
+
+/// The `GET /events` query with these parameters.
+fn events_query(parameters: Vec<(String, String)>) -> query::EventQuery {
+    query::EventQuery::from_pairs(parameters, &[], "/events").expect("valid query")
 }
 
 /// Reads `q`'s candidates with every batch size from 1 up, checking each answer's size
@@ -2803,12 +2798,7 @@ async fn api_field_queries_read_the_index_and_find_what_a_scan_finds() {
             !scanned.is_empty(),
             "{parameter} {wanted:?} matches something"
         );
-        let q = query::EventQuery::from_pairs(
-            vec![(parameter.to_string(), wanted.join("|"))],
-            &[],
-            "/events",
-        )
-        .expect("valid query");
+        let q = events_query(vec![(parameter.to_string(), wanted.join("|"))]);
         assert_index_finds(
             &h,
             &q,
@@ -2818,15 +2808,10 @@ async fn api_field_queries_read_the_index_and_find_what_a_scan_finds() {
         );
     }
     // With two indexed parameters, the location is read and the step filters.
-    let q = query::EventQuery::from_pairs(
-        vec![
-            ("EQ_bizStep".into(), "receiving".into()),
-            ("EQ_bizLocation".into(), sgln("W")),
-        ],
-        &[],
-        "/events",
-    )
-    .expect("valid query");
+    let q = events_query(vec![
+        ("EQ_bizStep".into(), "receiving".into()),
+        ("EQ_bizLocation".into(), sgln("W")),
+    ]);
     assert_index_finds(&h, &q, 1, (&[2, 3, 5, 8], &[2, 8]), "receiving at W");
 
     // The browse lists: every distinct value once, sorted, paged.

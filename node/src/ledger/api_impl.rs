@@ -46,6 +46,21 @@ fn submit_error(error: LedgerSubmitError) -> SubmitError {
     }
 }
 
+/// An API count as the store's.
+fn limit(limit: usize) -> u64 {
+    u64::try_from(limit).unwrap_or(u64::MAX)
+}
+
+/// Stored events read from the store, as the API's.
+fn events(
+    result: Result<Vec<StoredEventRecord>, super::LedgerError>,
+) -> Result<Vec<StoredEvent>, ReadError> {
+    Ok(read("events", result)?
+        .into_iter()
+        .map(stored_event)
+        .collect())
+}
+
 fn read<T>(what: &'static str, result: Result<T, super::LedgerError>) -> Result<T, ReadError> {
     result.map_err(|error| ReadError {
         what,
@@ -198,9 +213,7 @@ impl LedgerApi for LedgerHandle {
     }
 
     fn events_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, ReadError> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        let records = read("events", LedgerHandle::events_after(self, after, limit))?;
-        Ok(records.into_iter().map(stored_event).collect())
+        events(LedgerHandle::events_after(self, after, self::limit(limit)))
     }
 
     fn event_by_hash(&self, event_hash_id: &str) -> Result<Option<StoredEvent>, ReadError> {
@@ -217,17 +230,19 @@ impl LedgerApi for LedgerHandle {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, ReadError> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        let records = read(
-            "events",
-            LedgerHandle::events_by_epc(self, epc, after, limit),
-        )?;
-        Ok(records.into_iter().map(stored_event).collect())
+        events(LedgerHandle::events_by_epc(
+            self,
+            epc,
+            after,
+            self::limit(limit),
+        ))
     }
 
     fn epcs_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, ReadError> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        read("epcs", LedgerHandle::epcs_after(self, after, limit))
+        read(
+            "epcs",
+            LedgerHandle::epcs_after(self, after, self::limit(limit)),
+        )
     }
 
     fn events_by_field(
@@ -237,12 +252,10 @@ impl LedgerApi for LedgerHandle {
         after: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, ReadError> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        let records = read(
-            "events",
-            self.store.events_by_field(field, value, after, limit),
-        )?;
-        Ok(records.into_iter().map(stored_event).collect())
+        events(
+            self.store
+                .events_by_field(field, value, after, self::limit(limit)),
+        )
     }
 
     fn field_values_after(
@@ -251,8 +264,11 @@ impl LedgerApi for LedgerHandle {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<String>, ReadError> {
-        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
-        read("values", self.store.field_values_after(field, after, limit))
+        read(
+            "values",
+            self.store
+                .field_values_after(field, after, self::limit(limit)),
+        )
     }
 
     fn commit_mark(&self) -> CommitMark {

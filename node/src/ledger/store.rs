@@ -21,8 +21,8 @@
 //! An `event_by_value` entry is a run: the events `first..=last` of one block all have that
 //! value (a block of a hundred events from one line is one entry per field, not a hundred).
 //! Runs end with their block, so the index is a function of the blocks, whatever the apply
-//! groups. A ledger written before `event_by_value` existed gets it built from the event store when it
-//! is opened (or restored from such a snapshot): [`LedgerStore::open`].
+//! groups. A ledger whose index markers are missing or hold another format gets that index
+//! built from the event store when it is opened or restored ([`LedgerStore::open`]).
 //!
 //! # Atomicity
 //! One committed Raft entry may carry several block proposals. All blocks of one entry, their
@@ -56,8 +56,6 @@ use pedigree_chaincode::{
     keys, verify_batch,
 };
 use pedigree_epcis::model::EpcisEvent;
-
-use crate::api::{EventField, indexable};
 use pedigree_storage::state::{Cf, LedgerBatch, LedgerDb, LedgerDbOptions};
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +63,7 @@ use super::block::{
     Block, BlockHeader, MerkleProof, ZERO_HASH, merkle_root, receipt_hash_of_bytes,
 };
 use super::{LedgerError, Result};
+use crate::api::{EventField, indexable};
 
 /// Key of the [`Head`] in the `meta` family.
 const META_HEAD: &[u8] = b"applied";
@@ -96,13 +95,6 @@ const VALUE_INDEX: EventIndex = EventIndex {
     format: &[1],
     unmarked_is_current: false,
 };
-
-/// Key of the field index's marker (tests).
-#[cfg(test)]
-const META_VALUE_INDEX: &[u8] = VALUE_INDEX.marker;
-/// The field index's format (tests).
-#[cfg(test)]
-const VALUE_INDEX_FORMAT: &[u8] = VALUE_INDEX.format;
 
 /// Events read (and index entries deleted) per batch while an index is rebuilt.
 const INDEX_BUILD_BATCH: u64 = 10_000;
@@ -1863,7 +1855,7 @@ mod tests {
         for (key, _) in dump(&store) {
             batch.delete(Cf::EventByValue, key);
         }
-        batch.delete(Cf::Meta, META_VALUE_INDEX.to_vec());
+        batch.delete(Cf::Meta, VALUE_INDEX.marker.to_vec());
         store.db.write(batch).expect("write");
         assert!(
             store
@@ -1879,7 +1871,7 @@ mod tests {
         // An index of another format is replaced, whatever it held.
         let mut batch = LedgerBatch::new();
         batch.put(Cf::EventByValue, b"stale".to_vec(), Vec::new());
-        batch.put(Cf::Meta, META_VALUE_INDEX.to_vec(), vec![0]);
+        batch.put(Cf::Meta, VALUE_INDEX.marker.to_vec(), vec![0]);
         store.db.write(batch).expect("write");
         drop(store);
         let store = LedgerStore::open(&path, &genesis, LedgerDbOptions::new(false)).expect("open");
@@ -1887,10 +1879,10 @@ mod tests {
         assert_eq!(
             store
                 .db
-                .get(Cf::Meta, META_VALUE_INDEX)
+                .get(Cf::Meta, VALUE_INDEX.marker)
                 .expect("read")
                 .as_deref(),
-            Some(VALUE_INDEX_FORMAT)
+            Some(VALUE_INDEX.format)
         );
 
         // The EPC index: without a marker it is taken as current (it is older than markers);
